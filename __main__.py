@@ -1,0 +1,43 @@
+"""One deployment per stack: a Cognito-secured REST API and the serverless flows behind it.
+
+    browser/curl ──HTTPS──> API Gateway (stage = stack, throttled, JSON access logs)
+                              │  Cognito authorizer on every route except GET /health, POST /register
+                              ├─ GET  /health, GET /hello ─────────────> Lambda
+                              ├─ POST /register ──> Lambda ──> Cognito user ──> email outbox (SQS) ──> SES
+                              ├─ POST /orders ──> SQS (+DLQ) ──> processor ──> S3 receipt + email outbox
+                              ├─ GET  /orders/{orderId} ──> S3 receipt (caller's own)
+                              └─ POST /uploads[/url], GET /uploads ──> S3 ──> Kinesis ──> consumer ──> S3
+"""
+
+import pulumi
+
+from components import settings as stack_settings
+from components.function import PythonFunction, PythonFunctionArgs
+from components.secure_api import Route, SecureApi, SecureApiArgs
+
+# Validated before any resource exists: a bad value stops here naming the stack and key.
+settings = stack_settings.load()
+
+health = PythonFunction("health", PythonFunctionArgs(handler="health", settings=settings))
+hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", settings=settings))
+
+api = SecureApi(
+    "api",
+    SecureApiArgs(
+        settings=settings,
+        routes=[
+            Route("GET", "/health", health, public=True),
+            Route("GET", "/hello", hello),
+        ],
+    ),
+)
+
+api.deploy()
+
+pulumi.export("api_url", api.url)
+pulumi.export("user_pool_id", api.user_pool_id)
+pulumi.export("user_pool_arn", api.user_pool_arn)
+pulumi.export("user_pool_client_id", api.user_pool_client_id)
+pulumi.export("curl_example", api.curl_example)
+if api.api_key_id is not None:
+    pulumi.export("api_key_id", api.api_key_id)

@@ -1,0 +1,137 @@
+"""SecureBucket: private, encrypted, TLS-only S3 bucket, protected from deletion where the stack says so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import Settings
+
+PUBLIC_ACCESS_BLOCKS = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+
+
+def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Deny every request that does not arrive over TLS (the AWS Foundational Security Best Practice S3.5)."""
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class SecureBucketArgs:
+    settings: Settings
+    versioned: bool = False
+    noncurrent_version_expiration_days: int = 90
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.noncurrent_version_expiration_days <= 3650:
+            raise ValueError("noncurrent_version_expiration_days must be 1..3650")
+
+
+class SecureBucket(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+    bucket_name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("app:components:SecureBucket", name, None, opts)
+        settings = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            force_destroy=settings.force_destroy_buckets,
+            tags=dict(settings.tags),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=settings.protect_data, retain_on_delete=settings.protect_data
+            ),
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=self.bucket.id,
+            **{flag: True for flag in PUBLIC_ACCESS_BLOCKS},
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        # Applied after the public access block so the policy can never be evaluated on an open bucket.
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=self.bucket.id,
+            policy=tls_only_policy(self.bucket.arn),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        lifecycle_rules = [
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="abort-incomplete-multipart-uploads",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=7
+                ),
+            )
+        ]
+        if args.versioned:
+            versioning = aws.s3.BucketVersioning(
+                f"{name}-versioning",
+                bucket=self.bucket.id,
+                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+                opts=child,
+            )
+            lifecycle_rules.append(
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-noncurrent-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=args.noncurrent_version_expiration_days
+                    ),
+                )
+            )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.id,
+            rules=lifecycle_rules,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning] if args.versioned else []),
+        )
+
+        self.bucket_name = self.bucket.bucket
+        self.arn = self.bucket.arn
+        self.register_outputs({"bucket_name": self.bucket_name, "arn": self.arn})
+
+    def objects_arn(self, prefix: str) -> pulumi.Output[str]:
+        """ARN of the objects under `prefix` (e.g. "receipts/") for a least-privilege statement."""
+        if prefix.startswith("/") or "*" in prefix:
+            raise ValueError(f"prefix {prefix!r} must be relative and wildcard-free")
+        return pulumi.Output.concat(self.arn, "/", prefix, "*")

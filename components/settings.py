@@ -1,0 +1,447 @@
+"""The one typed loader of stack configuration.
+
+Everything the program reads from `pulumi.Config()` is read here, once, into frozen dataclasses. Values
+are validated against the limits AWS enforces (and the ones we choose per environment) before any
+resource exists: a bad value stops the program with one error naming the stack and every bad key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+MFA_MODES = ("OFF", "ON", "OPTIONAL")
+AUTH_FLOWS = (
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "ALLOW_CUSTOM_AUTH",
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+    "ALLOW_USER_AUTH",
+)
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
+ARCHITECTURES = ("arm64", "x86_64")
+STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON")
+
+_ORIGIN = re.compile(r"^(https?)://([A-Za-z0-9.-]+)(:\d{1,5})?$")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_CONTENT_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
+_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+_LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+
+class ConfigError(ValueError):
+    """Raised before any resource is created; the message names the stack and each offending key."""
+
+
+@dataclass(frozen=True)
+class Throttle:
+    burst_limit: int
+    rate_limit: float
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    enabled: bool
+    quota_limit: int
+    quota_period: str
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int
+    require_lowercase: bool
+    require_uppercase: bool
+    require_numbers: bool
+    require_symbols: bool
+    temporary_password_validity_days: int = 7
+
+
+@dataclass(frozen=True)
+class CognitoSettings:
+    password_policy: PasswordPolicy
+    mfa_mode: str
+    auth_flows: tuple[str, ...]
+    access_token_minutes: int
+    id_token_minutes: int
+    refresh_token_days: int
+    groups: tuple[str, ...]
+    deletion_protection: bool
+
+
+@dataclass(frozen=True)
+class LambdaDefaults:
+    memory_mb: int
+    timeout_seconds: int
+    architecture: str
+    reserved_concurrency: int | None
+    tracing: bool
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    sender: str
+    domain: str | None
+    max_receive_count: int
+
+
+@dataclass(frozen=True)
+class OrderSettings:
+    fifo: bool
+    max_receive_count: int
+    batch_size: int
+    batching_window_seconds: int
+    max_concurrency: int | None
+    processor_timeout_seconds: int
+    visibility_timeout_seconds: int | None
+
+    @property
+    def effective_visibility_timeout(self) -> int:
+        # AWS guidance: at least six times the function timeout, so retries don't overlap a running batch.
+        return self.visibility_timeout_seconds or 6 * self.processor_timeout_seconds
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    max_bytes: int
+    url_ttl_seconds: int
+    allowed_content_types: tuple[str, ...]
+    stream_retention_hours: int
+    starting_position: str
+    batch_size: int
+    max_retry_attempts: int
+    max_record_age_seconds: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    stack: str
+    environment: str
+    log_retention_days: int
+    throttle: Throttle
+    usage_plan: UsagePlan
+    cors_origins: tuple[str, ...]
+    cognito: CognitoSettings
+    lambda_defaults: LambdaDefaults
+    protect_data: bool
+    force_destroy_buckets: bool
+    email: EmailSettings
+    orders: OrderSettings
+    uploads: UploadSettings
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+    def resource_name(self, suffix: str, max_length: int = 64) -> str:
+        """A physical name unique per project and stack, within AWS length limits."""
+        base = f"{self.project}-{self.stack}-{suffix}"
+        return base if len(base) <= max_length else base[: max_length - 8] + "-" + _short_hash(base)
+
+
+def _short_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:7]
+
+
+_MISSING = object()
+
+
+class _Reader:
+    """Reads raw config strings (as the engine passes them) and records every problem with its key."""
+
+    def __init__(self, raw: Callable[[str], str | None], project: str, stack: str):
+        self._raw = raw
+        self.project = project
+        self.stack = stack
+        self.errors: list[str] = []
+        self.read_keys: set[str] = set()
+
+    def _fail(self, key: str, value: Any, problem: str) -> None:
+        self.errors.append(f"{self.project}:{key} = {value!r}: {problem}")
+
+    def _get(self, key: str) -> Any:
+        self.read_keys.add(key)
+        value = self._raw(key)
+        return _MISSING if value is None else value
+
+    def _parsed(self, key: str) -> Any:
+        value = self._get(key)
+        if value is _MISSING or not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+
+    def integer(self, key: str, default: int | None, low: int, high: int) -> int | None:
+        value = self._parsed(key)
+        if value is _MISSING or value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self._fail(key, value, "must be an integer")
+            return default
+        if not low <= value <= high:
+            self._fail(key, value, f"must be between {low} and {high}")
+            return default
+        return value
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        value = self._parsed(key)
+        if value is _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self._fail(key, value, "must be a number")
+            return default
+        if not low <= value <= high:
+            self._fail(key, value, f"must be between {low} and {high}")
+            return default
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._parsed(key)
+        if value is _MISSING:
+            return default
+        if not isinstance(value, bool):
+            self._fail(key, value, "must be true or false")
+            return default
+        return value
+
+    def choice(self, key: str, default: str, choices: Iterable[str]) -> str:
+        value = self._get(key)
+        if value is _MISSING:
+            return default
+        choices = tuple(choices)
+        if value not in choices:
+            self._fail(key, value, f"must be one of {', '.join(choices)}")
+            return default
+        return value
+
+    def text(self, key: str, default: str | None, pattern: re.Pattern[str] | None = None, what: str = "") -> str | None:
+        value = self._get(key)
+        if value is _MISSING or value == "":
+            return default
+        if pattern is not None and not pattern.match(value):
+            self._fail(key, value, f"must be {what}")
+            return default
+        return value
+
+    def string_list(self, key: str, default: Iterable[str]) -> tuple[str, ...]:
+        value = self._parsed(key)
+        if value is _MISSING:
+            return tuple(default)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self._fail(key, value, "must be a list of strings")
+            return tuple(default)
+        return tuple(value)
+
+    def string_map(self, key: str) -> dict[str, str]:
+        value = self._parsed(key)
+        if value is _MISSING:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            self._fail(key, value, "must be a map of strings to strings")
+            return {}
+        return value
+
+
+def _check_origins(reader: _Reader, origins: tuple[str, ...], production: bool) -> None:
+    for origin in origins:
+        match = _ORIGIN.match(origin)
+        if not match:
+            reader._fail("corsAllowedOrigins", origin, "each origin must be scheme://host[:port] (no path, no '*')")
+        elif production and (match.group(1) != "https" or match.group(2) in _LOCAL_HOSTS):
+            reader._fail("corsAllowedOrigins", origin, "production origins must be https and not localhost")
+    if not origins:
+        reader._fail("corsAllowedOrigins", [], "at least one origin is required")
+
+
+def _check_tags(reader: _Reader, tags: Mapping[str, str]) -> None:
+    for key, value in tags.items():
+        if key.lower().startswith("aws:") or not 1 <= len(key) <= 128 or len(value) > 256:
+            reader._fail("tags", {key: value}, "tag keys are 1-128 chars, not 'aws:'-prefixed; values <= 256 chars")
+
+
+def _cognito(reader: _Reader, production: bool) -> CognitoSettings:
+    min_length = reader.integer("passwordMinLength", 12 if production else 8, 6, 99)
+    if production and min_length < 12:
+        reader._fail("passwordMinLength", min_length, "production requires at least 12 characters")
+    policy = PasswordPolicy(
+        min_length=min_length,
+        require_lowercase=reader.boolean("passwordRequireLowercase", True),
+        require_uppercase=reader.boolean("passwordRequireUppercase", True),
+        require_numbers=reader.boolean("passwordRequireNumbers", True),
+        require_symbols=reader.boolean("passwordRequireSymbols", True),
+        temporary_password_validity_days=reader.integer("temporaryPasswordValidityDays", 7, 1, 365),
+    )
+    flows = reader.string_list("authFlows", ("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"))
+    unknown = sorted(set(flows) - set(AUTH_FLOWS))
+    if unknown:
+        reader._fail("authFlows", list(flows), f"unknown flows {unknown}; allowed: {', '.join(AUTH_FLOWS)}")
+    if "ALLOW_REFRESH_TOKEN_AUTH" not in flows:
+        reader._fail("authFlows", list(flows), "ALLOW_REFRESH_TOKEN_AUTH is required by Cognito")
+    if production and "ALLOW_USER_PASSWORD_AUTH" in flows:
+        reader._fail("authFlows", list(flows), "production must not send plain passwords (use ALLOW_USER_SRP_AUTH)")
+    access = reader.integer("accessTokenMinutes", 60, 5, 1440)
+    id_token = reader.integer("idTokenMinutes", 60, 5, 1440)
+    refresh = reader.integer("refreshTokenDays", 30, 1, 3650)
+    groups = reader.string_list("userGroups", ("admins",))
+    for group in groups:
+        if not re.match(r"^[\w+=,.@-]{1,128}$", group):
+            reader._fail("userGroups", group, "group names are 1-128 word characters or +=,.@-")
+    return CognitoSettings(
+        password_policy=policy,
+        mfa_mode=reader.choice("mfaMode", "OPTIONAL" if production else "OFF", MFA_MODES),
+        auth_flows=tuple(dict.fromkeys(flows)),
+        access_token_minutes=access,
+        id_token_minutes=id_token,
+        refresh_token_days=refresh,
+        groups=groups,
+        deletion_protection=reader.boolean("deletionProtection", production),
+    )
+
+
+def _email(reader: _Reader) -> EmailSettings:
+    sender = reader.text("emailSender", "no-reply@example.com", _EMAIL, "an email address")
+    domain = reader.text("emailDomain", None, _DOMAIN, "a domain name such as example.com")
+    if domain and sender and not sender.lower().endswith("@" + domain.lower()):
+        reader._fail("emailSender", sender, f"must be an address of emailDomain {domain!r}")
+    return EmailSettings(
+        sender=sender,
+        domain=domain,
+        max_receive_count=reader.integer("emailMaxReceiveCount", 3, 1, 1000),
+    )
+
+
+def _orders(reader: _Reader) -> OrderSettings:
+    fifo = reader.boolean("ordersFifo", False)
+    batch_size = reader.integer("ordersBatchSize", 10, 1, 10000)
+    if fifo and batch_size > 10:
+        reader._fail("ordersBatchSize", batch_size, "FIFO queues deliver at most 10 messages per batch")
+    window = reader.integer("ordersBatchingWindowSeconds", 0, 0, 300)
+    if batch_size > 10 and window < 1:
+        reader._fail("ordersBatchingWindowSeconds", window, "batches over 10 need a batching window of >= 1 s")
+    timeout = reader.integer("ordersProcessorTimeoutSeconds", 30, 1, 900)
+    visibility = reader.integer("ordersVisibilityTimeoutSeconds", None, 0, 43200)
+    if visibility is not None and visibility < 6 * timeout:
+        reader._fail(
+            "ordersVisibilityTimeoutSeconds",
+            visibility,
+            f"must be >= 6 x the processor timeout ({6 * timeout} s) so a slow batch is not redelivered mid-run",
+        )
+    return OrderSettings(
+        fifo=fifo,
+        max_receive_count=reader.integer("ordersMaxReceiveCount", 3, 1, 1000),
+        batch_size=batch_size,
+        batching_window_seconds=window,
+        max_concurrency=reader.integer("ordersMaxConcurrency", None, 2, 1000),
+        processor_timeout_seconds=timeout,
+        visibility_timeout_seconds=visibility,
+    )
+
+
+def _uploads(reader: _Reader) -> UploadSettings:
+    content_types = reader.string_list(
+        "uploadsAllowedContentTypes", ("text/plain", "text/csv", "application/json", "image/png", "image/jpeg")
+    )
+    bad = [t for t in content_types if not _CONTENT_TYPE.match(t)]
+    if bad or not content_types:
+        reader._fail("uploadsAllowedContentTypes", list(content_types), "needs one or more type/subtype values")
+    return UploadSettings(
+        max_bytes=reader.integer("uploadsMaxBytes", 1_048_576, 1, 100 * 1_048_576),
+        url_ttl_seconds=reader.integer("uploadsUrlTtlSeconds", 900, 60, 604800),
+        allowed_content_types=content_types,
+        stream_retention_hours=reader.integer("uploadsStreamRetentionHours", 24, 24, 8760),
+        starting_position=reader.choice("uploadsStartingPosition", "LATEST", STARTING_POSITIONS),
+        batch_size=reader.integer("uploadsBatchSize", 10, 1, 10000),
+        max_retry_attempts=reader.integer("uploadsMaxRetryAttempts", 3, 0, 10000),
+        max_record_age_seconds=reader.integer("uploadsMaxRecordAgeSeconds", 3600, 60, 604800),
+    )
+
+
+def settings_from(
+    raw: Callable[[str], str | None],
+    *,
+    project: str,
+    stack: str,
+    present_keys: Iterable[str] = (),
+) -> Settings:
+    """Build validated Settings from raw config strings; `present_keys` catches misspelled keys."""
+    reader = _Reader(raw, project, stack)
+    environment = reader.text("environment", stack, _ENVIRONMENT, "lower-case letters, digits and '-' (<= 16)")
+    production = environment == "prod"
+    cors_origins = reader.string_list("corsAllowedOrigins", ("http://localhost:3000",))
+    _check_origins(reader, cors_origins, production)
+    tags = reader.string_map("tags")
+    _check_tags(reader, tags)
+    quota_limit = reader.integer("usagePlanQuotaLimit", 10000, 1, 2_000_000_000)
+    settings = Settings(
+        project=project,
+        stack=stack,
+        environment=environment,
+        log_retention_days=_retention(reader),
+        throttle=Throttle(
+            burst_limit=reader.integer("apiThrottleBurstLimit", 100, 1, 5000),
+            rate_limit=reader.number("apiThrottleRateLimit", 50.0, 0.1, 10000),
+        ),
+        usage_plan=UsagePlan(
+            enabled=reader.boolean("usagePlanEnabled", True),
+            quota_limit=quota_limit,
+            quota_period=reader.choice("usagePlanQuotaPeriod", "MONTH", QUOTA_PERIODS),
+        ),
+        cors_origins=cors_origins,
+        cognito=_cognito(reader, production),
+        lambda_defaults=LambdaDefaults(
+            memory_mb=reader.integer("lambdaMemoryMb", 256, 128, 10240),
+            timeout_seconds=reader.integer("lambdaTimeoutSeconds", 10, 1, 900),
+            architecture=reader.choice("lambdaArchitecture", "arm64", ARCHITECTURES),
+            reserved_concurrency=reader.integer("lambdaReservedConcurrency", None, 1, 1000),
+            tracing=reader.boolean("lambdaTracing", production),
+        ),
+        protect_data=reader.boolean("protectData", production),
+        force_destroy_buckets=reader.boolean("forceDestroyBuckets", not production),
+        email=_email(reader),
+        orders=_orders(reader),
+        uploads=_uploads(reader),
+        tags={"project": project, "stack": stack, "environment": environment, **tags},
+    )
+    if production and settings.force_destroy_buckets:
+        reader._fail("forceDestroyBuckets", True, "production buckets are never force-destroyed")
+    for key in sorted(set(present_keys) - reader.read_keys):
+        hint = difflib.get_close_matches(key, sorted(reader.read_keys), n=1)
+        reader._fail(key, raw(key), "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    if reader.errors:
+        raise ConfigError(f"stack {stack!r} has invalid configuration:\n  - " + "\n  - ".join(reader.errors))
+    return settings
+
+
+def _retention(reader: _Reader) -> int:
+    value = reader.integer("logRetentionDays", 14, 1, 3653)
+    if value not in LOG_RETENTION_DAYS:
+        reader._fail("logRetentionDays", value, f"CloudWatch accepts only {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return 14
+    return value
+
+
+def load() -> Settings:
+    """Read this stack's configuration through `pulumi.Config()` (the CLI's config, secrets decrypted)."""
+    import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+    config = pulumi.Config()
+    prefix = f"{project}:"
+    present = {k[len(prefix):] for k in (*CONFIG.get(), *get_config_env()) if k.startswith(prefix)}
+    return settings_from(config.get, project=project, stack=stack, present_keys=present)

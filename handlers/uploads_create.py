@@ -1,0 +1,64 @@
+"""POST /uploads: store a small file sent inline under the caller's own prefix.
+
+Every check runs before the single PutObject, so a rejected request writes nothing. The S3 ObjectCreated
+notification (not this handler) publishes the upload to the stream, exactly as for presigned uploads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import boto3
+
+from handlers.common import log
+from handlers.common.claims import require_caller
+from handlers.common.http import HttpError, api_handler, json_body, json_response
+from handlers.common.uploads import UploadEnv, allowed_content_type, new_upload_key
+from handlers.common.validation import require_valid
+
+ENV = UploadEnv.load()
+MAX_UPLOAD_BYTES = ENV.max_bytes
+
+s3 = boto3.client("s3")
+
+
+def _too_large() -> HttpError:
+    return HttpError(413, "payload_too_large", f"content is larger than {MAX_UPLOAD_BYTES} bytes")
+
+
+def decode_content(content: str, encoding: str) -> bytes:
+    """The bytes to store; 413 past the limit (checked before decoding anything big), 400 if undecodable."""
+    if encoding == "base64":
+        # 4 base64 characters carry 3 bytes: a longer string cannot decode to an allowed size.
+        if len(content) > 4 * (MAX_UPLOAD_BYTES // 3 + 1) + 4:
+            raise _too_large()
+        try:
+            data = base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise HttpError(400, "invalid_content", "content is not valid base64") from exc
+    else:
+        if len(content) > MAX_UPLOAD_BYTES:  # every character is at least one UTF-8 byte
+            raise _too_large()
+        try:
+            data = content.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates from a JSON \ud800 escape
+            raise HttpError(400, "invalid_content", "content is not valid UTF-8 text") from exc
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise _too_large()
+    if not data:
+        raise HttpError(400, "invalid_content", "content is empty")
+    return data
+
+
+@api_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    caller = require_caller(event)
+    body = require_valid(json_body(event), "upload")
+    content_type = allowed_content_type(body["contentType"], ENV.content_types)
+    data = decode_content(body["content"], body.get("encoding", "utf-8"))
+    upload = new_upload_key(caller.sub, body["filename"])
+    s3.put_object(Bucket=ENV.uploads_bucket, Key=upload.key, Body=data, ContentType=content_type)
+    log.info("upload stored", key=upload.key, size=len(data), contentType=content_type)
+    return json_response(201, {"key": upload.key}, event)

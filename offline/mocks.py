@@ -1,0 +1,237 @@
+"""Realistic provider answers for running the program under `pulumi.runtime.set_mocks`.
+
+The provider normally computes ids, ARNs and URLs. These mocks compute the same shapes (camelCase keys,
+real ARN formats, auto-names with a suffix) so that the program, its policies and the policy pack see
+what they would see after `pulumi up`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pulumi
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+PARTITION = "aws"
+
+
+def _suffix(name: str, length: int = 7) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:length]
+
+
+def _auto_name(inputs: dict, key: str, resource_name: str, *, sep: str = "-") -> str:
+    return inputs.get(key) or f"{resource_name}{sep}{_suffix(resource_name)}"
+
+
+def _arn(service: str, resource: str, *, region: str = REGION, account: str = ACCOUNT_ID) -> str:
+    return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
+
+
+def _queue(inputs: dict, name: str) -> tuple[str, dict]:
+    queue_name = inputs.get("name") or (
+        f"{name}-{_suffix(name)}.fifo" if inputs.get("fifoQueue") else f"{name}-{_suffix(name)}"
+    )
+    url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{queue_name}"
+    return url, {"name": queue_name, "arn": _arn("sqs", queue_name), "url": url}
+
+
+def _bucket(inputs: dict, name: str) -> tuple[str, dict]:
+    bucket = inputs.get("bucket") or f"{name}-{_suffix(name)}".lower()
+    return bucket, {
+        "bucket": bucket,
+        "arn": f"arn:{PARTITION}:s3:::{bucket}",
+        "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+        "bucketRegionalDomainName": f"{bucket}.s3.{REGION}.amazonaws.com",
+        "region": REGION,
+    }
+
+
+def _function(inputs: dict, name: str) -> tuple[str, dict]:
+    fn_name = _auto_name(inputs, "name", name)
+    arn = _arn("lambda", f"function:{fn_name}")
+    return fn_name, {
+        "name": fn_name,
+        "arn": arn,
+        "qualifiedArn": f"{arn}:$LATEST",
+        "invokeArn": f"arn:{PARTITION}:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations",
+        "version": "$LATEST",
+    }
+
+
+def _rest_api(inputs: dict, name: str) -> tuple[str, dict]:
+    api_id = _suffix(name, 10)
+    return api_id, {
+        "name": _auto_name(inputs, "name", name),
+        "arn": f"arn:{PARTITION}:apigateway:{REGION}::/restapis/{api_id}",
+        "executionArn": _arn("execute-api", api_id),
+        "rootResourceId": _suffix(name + "/root", 10),
+    }
+
+
+def _user_pool(inputs: dict, name: str) -> tuple[str, dict]:
+    pool_id = f"{REGION}_{_suffix(name, 9)}"
+    return pool_id, {
+        "name": _auto_name(inputs, "name", name),
+        "arn": _arn("cognito-idp", f"userpool/{pool_id}"),
+        "endpoint": f"cognito-idp.{REGION}.amazonaws.com/{pool_id}",
+    }
+
+
+def _role(inputs: dict, name: str) -> tuple[str, dict]:
+    role_name = _auto_name(inputs, "name", name)
+    return role_name, {
+        "name": role_name,
+        "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{role_name}",
+        "uniqueId": "AROA" + _suffix(name, 17).upper(),
+    }
+
+
+def _log_group(inputs: dict, name: str) -> tuple[str, dict]:
+    group = _auto_name(inputs, "name", name)
+    return group, {"name": group, "arn": _arn("logs", f"log-group:{group}")}
+
+
+def _stream(inputs: dict, name: str) -> tuple[str, dict]:
+    stream = _auto_name(inputs, "name", name)
+    arn = _arn("kinesis", f"stream/{stream}")
+    return arn, {"name": stream, "arn": arn}
+
+
+def _ses_identity(inputs: dict, name: str) -> tuple[str, dict]:
+    identity = inputs.get("emailIdentity") or inputs.get("email") or inputs.get("domain") or name
+    return identity, {"arn": _arn("ses", f"identity/{identity}")}
+
+
+def _ses_config_set(inputs: dict, name: str) -> tuple[str, dict]:
+    set_name = _auto_name(inputs, "configurationSetName", name) if "configurationSetName" in inputs else _auto_name(
+        inputs, "name", name
+    )
+    return set_name, {"arn": _arn("ses", f"configuration-set/{set_name}")}
+
+
+def _ses_template(inputs: dict, name: str) -> tuple[str, dict]:
+    template = _auto_name(inputs, "name", name)
+    return template, {"arn": _arn("ses", f"template/{template}")}
+
+
+def _api_key(inputs: dict, name: str) -> tuple[str, dict]:
+    key_id = _suffix(name, 10)
+    return key_id, {
+        "name": _auto_name(inputs, "name", name),
+        "value": _suffix(name + "/value", 40),
+        "arn": f"arn:{PARTITION}:apigateway:{REGION}::/apikeys/{key_id}",
+    }
+
+
+def _stage(inputs: dict, name: str) -> tuple[str, dict]:
+    api_id = inputs.get("restApi", "api")
+    stage_name = inputs.get("stageName", "stage")
+    return f"ags-{api_id}-{stage_name}", {
+        "arn": f"arn:{PARTITION}:apigateway:{REGION}::/restapis/{api_id}/stages/{stage_name}",
+        "executionArn": _arn("execute-api", f"{api_id}/{stage_name}"),
+        "invokeUrl": f"https://{api_id}.execute-api.{REGION}.amazonaws.com/{stage_name}",
+    }
+
+
+def _user_pool_client(inputs: dict, name: str) -> tuple[str, dict]:
+    return _suffix(name, 26), {}
+
+
+def _generic_id(name: str) -> str:
+    return f"{name}-{_suffix(name)}"
+
+
+# Resource types whose provider computes identifiers the program reads back.
+_COMPUTED: dict[str, Any] = {
+    "aws:sqs/queue:Queue": _queue,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:lambda/function:Function": _function,
+    "aws:apigateway/restApi:RestApi": _rest_api,
+    "aws:apigateway/stage:Stage": _stage,
+    "aws:apigateway/apiKey:ApiKey": _api_key,
+    "aws:cognito/userPool:UserPool": _user_pool,
+    "aws:cognito/userPoolClient:UserPoolClient": _user_pool_client,
+    "aws:iam/role:Role": _role,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:kinesis/stream:Stream": _stream,
+    "aws:sesv2/emailIdentity:EmailIdentity": _ses_identity,
+    "aws:ses/emailIdentity:EmailIdentity": _ses_identity,
+    "aws:ses/domainIdentity:DomainIdentity": _ses_identity,
+    "aws:sesv2/configurationSet:ConfigurationSet": _ses_config_set,
+    "aws:ses/configurationSet:ConfigurationSet": _ses_config_set,
+    "aws:ses/template:Template": _ses_template,
+}
+
+
+def policy_document_json(args: dict) -> str:
+    """What `aws.iam.get_policy_document` returns: the JSON policy built from typed statements."""
+    statements = []
+    for st in args.get("statements") or []:
+        out: dict[str, Any] = {}
+        if st.get("sid"):
+            out["Sid"] = st["sid"]
+        out["Effect"] = st.get("effect") or "Allow"
+        for key, json_key in (
+            ("actions", "Action"),
+            ("notActions", "NotAction"),
+            ("resources", "Resource"),
+            ("notResources", "NotResource"),
+        ):
+            values = st.get(key)
+            if values:
+                out[json_key] = values[0] if len(values) == 1 else sorted(values, reverse=True)
+        for key, json_key in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
+            principals = st.get(key)
+            if principals:
+                merged: dict[str, Any] = {}
+                for p in principals:
+                    ids = p.get("identifiers") or []
+                    merged[p["type"]] = ids[0] if len(ids) == 1 else ids
+                out[json_key] = "*" if merged == {"*": "*"} else merged
+        conditions: dict[str, dict[str, Any]] = {}
+        for cond in st.get("conditions") or []:
+            values = cond.get("values") or []
+            conditions.setdefault(cond["test"], {})[cond["variable"]] = values[0] if len(values) == 1 else values
+        if conditions:
+            out["Condition"] = conditions
+        statements.append(out)
+    return json.dumps({"Version": args.get("version") or "2012-10-17", "Statement": statements}, indent=2)
+
+
+class RealisticMocks(pulumi.runtime.Mocks):
+    """Answers resource registrations and invokes the way the AWS provider would after an `up`."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if not args.custom:
+            return None, {}
+        outputs = dict(args.inputs)
+        compute = _COMPUTED.get(args.typ)
+        if compute is not None:
+            resource_id, computed = compute(args.inputs, args.name)
+            outputs.update({k: v for k, v in computed.items() if k not in args.inputs or k in ("arn",)})
+        else:
+            resource_id = _generic_id(args.name)
+            if "arn" not in outputs:
+                outputs["arn"] = _arn(args.typ.split(":")[1].split("/")[0], f"{args.name}/{resource_id}")
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        token = args.token
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/ci",
+                "userId": "AIDAEXAMPLE",
+                "id": ACCOUNT_ID,
+            }
+        if token == "aws:index/getRegion:getRegion":
+            return {"region": REGION, "name": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com"}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION}
+        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            doc = policy_document_json(args.args)
+            return {"json": doc, "minifiedJson": json.dumps(json.loads(doc), separators=(",", ":")), "id": "doc"}
+        raise NotImplementedError(f"offline mocks do not answer invoke {token!r}")

@@ -1,0 +1,244 @@
+"""Run the Pulumi program of this repository offline, under mocks, and record the resource graph.
+
+The recording happens at the resource-monitor level, so every registration is seen exactly as the
+engine would see it: type, name, parent, inputs, property dependencies, protect/retainOnDelete.
+`run_stack("dev")` loads `Pulumi.yaml` + `Pulumi.dev.yaml` the way the CLI does and runs `__main__.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import SETTINGS, ROOT
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from offline.mocks import RealisticMocks
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    id: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    parent: str | None
+    dependencies: tuple[str, ...]
+    property_dependencies: dict[str, tuple[str, ...]]
+    protect: bool = False
+    retain_on_delete: bool = False
+
+
+@dataclass
+class ProgramRun:
+    project: str
+    stack: str
+    resources: list[RecordedResource]
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> RecordedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"expected one resource named {name!r}, found {len(matches)}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        for r in self.resources:
+            if r.urn == urn:
+                return r
+        raise KeyError(urn)
+
+    def children_of(self, urn: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == urn]
+
+
+class RecordingMonitor(MockMonitor):
+    """A MockMonitor that keeps the full registration request of every resource."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.requests: dict[str, Any] = {}
+        self.outputs_by_urn: dict[str, dict[str, Any]] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine qualifies a child's type with its parent's whole type chain, the root stack excluded.
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.requests[response.urn] = (request, response)
+        return response
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802
+        self.outputs_by_urn[request.urn] = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+    def recorded(self) -> list[RecordedResource]:
+        resources = []
+        for urn, (request, response) in self.requests.items():
+            registration = self.resources.get(urn)
+            resources.append(
+                RecordedResource(
+                    urn=urn,
+                    type=request.type,
+                    name=request.name,
+                    custom=bool(request.custom),
+                    id=registration.id if registration else None,
+                    inputs=_plain(rpc.deserialize_properties(request.object)),
+                    outputs=_plain(registration.state if registration else {}),
+                    parent=request.parent or None,
+                    dependencies=tuple(request.dependencies),
+                    property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items()},
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                )
+            )
+        return resources
+
+
+def _plain(value: Any) -> Any:
+    """Proto Structs deserialize into dicts/lists already; this only drops non-JSON values (assets)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, pulumi.asset.AssetArchive):
+        return {"__archive": sorted(value.assets)}
+    if isinstance(value, (pulumi.asset.FileAsset, pulumi.asset.FileArchive)):
+        return {"__asset": value.path}
+    return repr(value)
+
+
+def stack_config(stack: str, root: Path = REPO_ROOT, overrides: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:
+    """The config map the CLI would hand the program: project defaults, then the stack file, then overrides."""
+    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project = project_file["name"]
+    values: dict[str, Any] = {}
+    for key, spec in (project_file.get("config") or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(spec, dict) and "default" in spec:
+            values[full_key] = spec["default"]
+        elif not isinstance(spec, dict):
+            values[full_key] = spec
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise FileNotFoundError(f"no stack file {stack_file.name}")
+    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        values[full_key] = value
+    for key, value in (overrides or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if value is None:
+            values.pop(full_key, None)
+        else:
+            values[full_key] = value
+    return project, {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
+def run_program(
+    program: Callable[[], Any],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str] | None = None,
+    preview: bool = False,
+    mocks: pulumi.runtime.Mocks | None = None,
+) -> ProgramRun:
+    """Run `program` under mocks on a fresh event loop and runtime state; return the recorded graph."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        ROOT.set(None)
+        pulumi.runtime.set_all_config(dict(config or {}))
+        mocks = mocks or RealisticMocks()
+        monitor = RecordingMonitor(mocks)
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+        SETTINGS.rpc_manager.clear()
+        SETTINGS.outputs.clear()
+        root_stack = ROOT.get()
+        _sync_await(run_pulumi_func(program))
+        stack_outputs = {}
+        if root_stack is not None:
+            for key, value in root_stack.outputs.items():
+                stack_outputs[key] = _resolve(value)
+        return ProgramRun(
+            project=project,
+            stack=stack,
+            resources=monitor.recorded(),
+            stack_outputs=stack_outputs,
+            component_outputs=monitor.outputs_by_urn,
+        )
+    finally:
+        ROOT.set(None)
+        pulumi.runtime.set_all_config({})
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def _resolve(value: Any) -> Any:
+    if isinstance(value, pulumi.Output):
+        return _plain(_sync_await(value.future()))
+    return _plain(value)
+
+
+def run_stack(
+    stack: str,
+    *,
+    overrides: dict[str, Any] | None = None,
+    preview: bool = False,
+    root: Path = REPO_ROOT,
+) -> ProgramRun:
+    """Evaluate `__main__.py` for one stack file, exactly as `pulumi preview -s <stack>` would feed it."""
+    project, config = stack_config(stack, root, overrides)
+    main = root / "__main__.py"
+    return run_program(
+        lambda: runpy.run_path(str(main), run_name="__pulumi_program__"),
+        project=project,
+        stack=stack,
+        config=config,
+        preview=preview,
+    )
+
+
+def stacks(root: Path = REPO_ROOT) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def types_by_component(run: ProgramRun) -> Iterable[tuple[str, dict[str, int]]]:
+    """Resource counts per top-level component, for human summaries."""
+    by_urn = {r.urn: r for r in run.resources}
+    counts: dict[str, dict[str, int]] = {}
+    for r in run.resources:
+        top = r
+        while top.parent and top.parent in by_urn:
+            top = by_urn[top.parent]
+        label = f"{top.type} {top.name}"
+        counts.setdefault(label, {})
+        counts[label][r.type] = counts[label].get(r.type, 0) + 1
+    return sorted(counts.items())

@@ -1,0 +1,125 @@
+"""Shared fixtures: recording Pulumi mocks for the program, moto for the handlers, real-shaped events."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from offline.mocks import RealisticMocks  # noqa: E402
+from offline.runtime import ProgramRun, run_program, run_stack, stack_config  # noqa: E402
+from tests.events import LambdaContext  # noqa: E402
+
+# No test may reach a real account: dummy credentials and a fixed region for boto3 and moto alike.
+for _key, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105
+    "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}.items():
+    os.environ[_key] = _value
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+# ---------------------------------------------------------------------------------------------- program
+
+
+@pytest.fixture
+def recording_mocks() -> RealisticMocks:
+    """Fresh provider mocks per test (the runtime, config and event loop are reset by run_program)."""
+    return RealisticMocks()
+
+
+@pytest.fixture
+def run_pulumi(recording_mocks: RealisticMocks) -> Callable[..., ProgramRun]:
+    """Run an arbitrary program function under fresh recording mocks: `run_pulumi(fn, stack="dev", config=...)`."""
+
+    def run(program: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] | None = None,
+            preview: bool = False) -> ProgramRun:
+        project, stack_values = stack_config(stack, REPO_ROOT, config)
+        return run_program(program, project=project, stack=stack, config=stack_values, preview=preview,
+                           mocks=recording_mocks)
+
+    return run
+
+
+@pytest.fixture
+def evaluate_stack() -> Callable[..., ProgramRun]:
+    """Evaluate `__main__.py` for a stack file under mocks: `evaluate_stack("prod", overrides={...})`."""
+    return run_stack
+
+
+# --------------------------------------------------------------------------------------------- handlers
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """In-process moto for every AWS service, reset per test."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
+    """Import a handler fresh, as a cold start would: env read and clients created at import time.
+
+    Use inside the `aws` fixture so the module-level clients talk to moto.
+    """
+
+    def load(name: str, env: dict[str, str] | None = None) -> ModuleType:
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        module = importlib.import_module(f"handlers.{name}")
+        return importlib.reload(module)
+
+    return load
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A real moto_server on 127.0.0.1 (HTTP, JWKS, presigned POST); yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point boto3 (and so the handlers) at moto_server, with its state reset for this test."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))  # noqa: S310
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    yield moto_server
