@@ -1,0 +1,145 @@
+"""SecureApi's resource contract under recording mocks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components import settings as stack_settings
+from components.function import PythonFunction, PythonFunctionArgs
+from components.secure_api import Route, SecureApi, SecureApiArgs
+from tests.graph import dependency, routes
+
+
+def build(extra_routes=(), deploy=True):
+    """A program: the two foundation routes plus `extra_routes(settings, hello) -> [Route]`."""
+
+    def program():
+        settings = stack_settings.load()
+        health = PythonFunction("health", PythonFunctionArgs(handler="health", settings=settings))
+        hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", settings=settings))
+        api = SecureApi("api", SecureApiArgs(settings=settings, routes=[
+            Route("GET", "/health", health, public=True), Route("GET", "/hello", hello)]))
+        api.add_routes(list(extra_routes(settings, hello)) if callable(extra_routes) else [])
+        if deploy:
+            api.deploy()
+        return api
+
+    return program
+
+
+def trigger(run):
+    return run.of_type("aws:apigateway/deployment:Deployment")[0].inputs["triggers"]["redeployment"]
+
+
+def test_deployment_trigger_changes_when_a_route_changes_and_not_otherwise(run_pulumi) -> None:
+    base = trigger(run_pulumi(build()))
+    assert trigger(run_pulumi(build())) == base
+    # Unrelated config (retention) does not redeploy the stage.
+    assert trigger(run_pulumi(build(), config={"logRetentionDays": 30})) == base
+    added = trigger(run_pulumi(build(lambda s, hello: [Route("GET", "/hello/{name}", hello)])))
+    assert added != base
+    made_public = trigger(run_pulumi(build(lambda s, hello: [Route("GET", "/hello/{name}", hello, public=True)])))
+    assert made_public not in (base, added)
+    with_schema = trigger(run_pulumi(build(lambda s, hello: [Route("POST", "/hello", hello, request_schema="register")])))
+    assert with_schema != base
+    cors = trigger(run_pulumi(build(), config={"corsAllowedOrigins": ["http://localhost:8080"]}))
+    assert cors != base
+
+
+def test_user_pool_matches_the_seed_lab_with_secure_defaults(run_pulumi) -> None:
+    run = run_pulumi(build())
+    pool = run.of_type("aws:cognito/userPool:UserPool")[0].inputs
+    assert pool["usernameAttributes"] == ["email"]
+    assert pool["autoVerifiedAttributes"] == ["email"]
+    assert pool["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is True
+    assert pool["accountRecoverySetting"]["recoveryMechanisms"] == [{"name": "verified_email", "priority": 1}]
+    assert pool["passwordPolicy"]["minimumLength"] == 8
+    client = run.of_type("aws:cognito/userPoolClient:UserPoolClient")[0].inputs
+    assert client["generateSecret"] is False
+    assert client["preventUserExistenceErrors"] == "ENABLED"
+    assert (client["accessTokenValidity"], client["idTokenValidity"], client["refreshTokenValidity"]) == (60, 60, 30)
+    assert client["tokenValidityUnits"] == {"accessToken": "minutes", "idToken": "minutes", "refreshToken": "days"}
+    assert "ALLOW_USER_PASSWORD_AUTH" in client["explicitAuthFlows"]
+    groups = [g.inputs["name"] for g in run.of_type("aws:cognito/userGroup:UserGroup")]
+    assert groups == ["admins"]
+
+
+def test_mfa_and_groups_follow_settings(run_pulumi) -> None:
+    run = run_pulumi(build(), config={"mfaMode": "ON", "userGroups": ["admins", "support"]})
+    pool = run.of_type("aws:cognito/userPool:UserPool")[0].inputs
+    assert pool["mfaConfiguration"] == "ON"
+    assert pool["softwareTokenMfaConfiguration"] == {"enabled": True}
+    assert sorted(g.inputs["name"] for g in run.of_type("aws:cognito/userGroup:UserGroup")) == ["admins", "support"]
+
+
+def test_schema_routes_get_a_model_and_the_body_validator(run_pulumi) -> None:
+    run = run_pulumi(build(lambda s, hello: [Route("POST", "/hello", hello, request_schema="register")]))
+    model = run.of_type("aws:apigateway/model:Model")[0]
+    assert model.inputs["name"] == "RegisterModel"
+    assert json.loads(model.inputs["schema"])["$schema"].startswith("http://json-schema.org/draft-04")
+    post = routes(run)["POST /hello"].resource
+    assert post.inputs["requestModels"] == {"application/json": "RegisterModel"}
+    validator = dependency(run, post, "requestValidatorId")
+    assert validator.inputs["validateRequestBody"] is True
+    get = routes(run)["GET /hello"].resource
+    assert "requestValidatorId" not in get.inputs or not get.inputs["requestValidatorId"]
+
+
+def test_path_parameters_are_required_request_parameters(run_pulumi) -> None:
+    run = run_pulumi(build(lambda s, hello: [Route("GET", "/hello/{name}", hello)]))
+    method = routes(run)["GET /hello/{name}"].resource
+    assert method.inputs["requestParameters"] == {"method.request.path.name": True}
+
+
+def test_gateway_errors_are_json_with_cors_for_the_single_prod_origin(run_pulumi) -> None:
+    run = run_pulumi(build(), stack="prod")
+    responses = {r.inputs["responseType"]: r.inputs for r in run.of_type("aws:apigateway/response:Response")}
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY"}
+    for response in responses.values():
+        assert response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == (
+            "'https://app.example.com'")
+        assert '"error"' in response["responseTemplates"]["application/json"]
+
+
+def test_preflights_are_mock_integrations_echoing_only_allowed_origins(run_pulumi) -> None:
+    run = run_pulumi(build())
+    responses = run.of_type("aws:apigateway/integrationResponse:IntegrationResponse")
+    assert len(responses) == 2
+    for response in responses:
+        template = response.inputs["responseTemplates"]["application/json"]
+        assert '"http://localhost:3000", "http://localhost:5173"' in template
+        assert response.inputs["responseParameters"]["method.response.header.Access-Control-Allow-Methods"] in (
+            "'GET,OPTIONS'",)
+
+
+def test_usage_plan_binds_stage_throttle_quota_and_key(run_pulumi) -> None:
+    run = run_pulumi(build())
+    plan = run.of_type("aws:apigateway/usagePlan:UsagePlan")[0].inputs
+    assert plan["throttleSettings"] == {"burstLimit": 100, "rateLimit": 50}
+    assert plan["quotaSettings"] == {"limit": 10000, "period": "MONTH"}
+    assert plan["apiStages"][0]["stage"] == "dev"
+    assert len(run.of_type("aws:apigateway/apiKey:ApiKey")) == 1
+    assert len(run.of_type("aws:apigateway/usagePlanKey:UsagePlanKey")) == 1
+    disabled = run_pulumi(build(), config={"usagePlanEnabled": False})
+    assert disabled.of_type("aws:apigateway/usagePlan:UsagePlan") == []
+
+
+def test_routes_after_deploy_and_duplicates_fail_at_the_call_site(run_pulumi) -> None:
+    def late_route():
+        api = build()()
+        api.add_routes([Route("GET", "/late", api._routes[0].function)])
+
+    with pytest.raises(RuntimeError, match="before SecureApi.deploy"):
+        run_pulumi(late_route)
+    with pytest.raises(ValueError, match="duplicate route 'GET /hello'"):
+        run_pulumi(build(lambda s, hello: [Route("GET", "/hello", hello, public=True)]))
+
+
+def test_component_outputs_are_registered(run_pulumi) -> None:
+    run = run_pulumi(build())
+    api = run.named("api")
+    outputs = run.component_outputs[api.urn]
+    assert outputs["url"].endswith("/dev")
+    assert set(outputs) == {"url", "user_pool_id", "user_pool_arn", "user_pool_client_id", "curl_example"}

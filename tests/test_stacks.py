@@ -1,0 +1,168 @@
+"""Every stack file, evaluated as `pulumi preview -s <stack>` would run it, but under recording mocks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from offline.runtime import run_stack, stacks
+from tests.graph import PERMISSION, as_list, dependency, routes
+
+STACKS = stacks()
+PUBLIC_ROUTES = {"GET /health", "POST /register"}
+
+
+def test_the_three_stacks_exist() -> None:
+    assert set(STACKS) == {"dev", "prod", "local"}
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def run(request):
+    return run_stack(request.param)
+
+
+def test_every_non_public_method_uses_the_cognito_authorizer(run) -> None:
+    authorizers = run.of_type("aws:apigateway/authorizer:Authorizer")
+    assert len(authorizers) == 1
+    authorizer = authorizers[0]
+    assert authorizer.inputs["type"] == "COGNITO_USER_POOLS"
+    assert authorizer.inputs["identitySource"] == "method.request.header.Authorization"
+    pool = run.of_type("aws:cognito/userPool:UserPool")[0]
+    assert authorizer.inputs["providerArns"] == [pool.outputs["arn"]]
+
+    table = routes(run)
+    assert "GET /hello" in table and "GET /health" in table
+    for key, view in table.items():
+        if view.method == "OPTIONS":
+            assert view.authorization == "NONE"
+        elif key in PUBLIC_ROUTES:
+            assert view.authorization == "NONE", key
+        else:
+            assert view.authorization == "COGNITO_USER_POOLS", key
+            assert view.authorizer_urn == authorizer.urn, key
+
+
+def test_public_routes_are_only_the_flagged_ones(run) -> None:
+    public = {k for k, v in routes(run).items() if v.authorization == "NONE" and v.method != "OPTIONS"}
+    assert "GET /health" in public
+    assert public <= PUBLIC_ROUTES
+
+
+def test_every_permission_is_scoped_to_its_method_and_path(run) -> None:
+    api = run.of_type("aws:apigateway/restApi:RestApi")[0]
+    execution_arn = api.outputs["executionArn"]
+    table = routes(run)
+    expected = set()
+    for key, view in table.items():
+        if view.method == "OPTIONS":
+            continue
+        arn_path = "/".join("*" if part.startswith("{") else part for part in view.path.split("/"))
+        expected.add(f"{execution_arn}/*/{view.method}{arn_path}")
+    permissions = run.of_type(PERMISSION)
+    api_permissions = [p for p in permissions if p.inputs["principal"] == "apigateway.amazonaws.com"]
+    assert {p.inputs["sourceArn"] for p in api_permissions} == expected
+    assert len(api_permissions) == len(expected)
+    for p in api_permissions:
+        assert "/*/*" not in p.inputs["sourceArn"]
+        assert p.inputs["action"] == "lambda:InvokeFunction"
+
+
+def test_every_route_integrates_with_a_function_through_lambda_proxy(run) -> None:
+    integrations = run.of_type("aws:apigateway/integration:Integration")
+    proxy = [i for i in integrations if i.inputs["type"] == "AWS_PROXY"]
+    mock = [i for i in integrations if i.inputs["type"] == "MOCK"]
+    table = routes(run)
+    assert len(proxy) == sum(1 for v in table.values() if v.method != "OPTIONS")
+    assert len(mock) == sum(1 for v in table.values() if v.method == "OPTIONS")
+    functions = {f.outputs["invokeArn"] for f in run.of_type("aws:lambda/function:Function")}
+    for integration in proxy:
+        assert integration.inputs["integrationHttpMethod"] == "POST"
+        assert integration.inputs["uri"] in functions
+
+
+def test_every_path_with_routes_has_a_cors_preflight(run) -> None:
+    table = routes(run)
+    paths = {v.path for v in table.values() if v.method != "OPTIONS"}
+    assert {v.path for v in table.values() if v.method == "OPTIONS"} == paths
+
+
+def test_stage_has_json_access_logs_and_throttling(run) -> None:
+    stage = run.of_type("aws:apigateway/stage:Stage")[0]
+    assert stage.inputs["stageName"] == run.stack
+    log_settings = stage.inputs["accessLogSettings"]
+    log_group = dependency(run, stage, "accessLogSettings")
+    assert log_group is not None and log_group.type == "aws:cloudwatch/logGroup:LogGroup"
+    assert log_settings["destinationArn"] == log_group.outputs["arn"]
+    assert log_group.inputs["retentionInDays"] >= 1
+    fields = json.loads(log_settings["format"])
+    assert {"requestId", "status", "resourcePath", "httpMethod", "ip"} <= set(fields)
+    method_settings = run.of_type("aws:apigateway/methodSettings:MethodSettings")[0]
+    assert method_settings.inputs["methodPath"] == "*/*"
+    limits = method_settings.inputs["settings"]
+    assert limits["throttlingBurstLimit"] > 0 and limits["throttlingRateLimit"] > 0
+    assert limits["metricsEnabled"] is True
+
+
+def test_deployment_is_redeployed_by_a_content_trigger(run) -> None:
+    deployment = run.of_type("aws:apigateway/deployment:Deployment")[0]
+    trigger = deployment.inputs["triggers"]["redeployment"]
+    assert len(trigger) == 64
+    served = {r.urn for r in run.resources if r.type.startswith("aws:apigateway/") and r.type.split(":")[-1] in (
+        "Method", "Integration", "IntegrationResponse", "MethodResponse", "Response")}
+    assert served <= set(deployment.dependencies)
+
+
+def test_every_function_has_its_own_role_and_log_group(run) -> None:
+    functions = run.of_type("aws:lambda/function:Function")
+    roles = [f.inputs["role"] for f in functions]
+    assert len(set(roles)) == len(functions)
+    groups = {g.inputs["name"]: g for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    for f in functions:
+        group = groups[f"/aws/lambda/{f.inputs['name']}"]
+        assert f.inputs["loggingConfig"]["logGroup"] == group.inputs["name"]
+        assert group.urn in f.dependencies
+        assert f.inputs["runtime"] in ("python3.12", "python3.13")
+
+
+def test_no_managed_policies_are_attached(run) -> None:
+    assert run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
+    for role in run.of_type("aws:iam/role:Role"):
+        assert not role.inputs.get("managedPolicyArns")
+
+
+def test_no_iam_statement_uses_wildcard_actions(run) -> None:
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for st in json.loads(policy.inputs["policy"])["Statement"]:
+            assert "NotAction" not in st and "NotResource" not in st
+            for action in as_list(st["Action"]):
+                assert "*" not in action, (policy.name, action)
+            for resource in as_list(st["Resource"]):
+                if resource == "*":
+                    assert all(a.startswith("xray:") for a in as_list(st["Action"])), (policy.name, st)
+
+
+def test_outputs_include_url_pool_client_and_a_curl_example(run) -> None:
+    out = run.stack_outputs
+    assert out["api_url"].endswith(f"/{run.stack}")
+    assert out["user_pool_id"].startswith("us-east-1_")
+    assert out["user_pool_arn"].endswith(out["user_pool_id"])
+    assert out["user_pool_client_id"]
+    assert out["curl_example"] == f'curl -H "Authorization: Bearer $ID_TOKEN" {out["api_url"]}/hello'
+
+
+def test_prod_protects_data_and_dev_does_not() -> None:
+    prod, dev = run_stack("prod"), run_stack("dev")
+    prod_pool = prod.of_type("aws:cognito/userPool:UserPool")[0]
+    dev_pool = dev.of_type("aws:cognito/userPool:UserPool")[0]
+    assert prod_pool.protect and prod_pool.retain_on_delete
+    assert prod_pool.inputs["deletionProtection"] == "ACTIVE"
+    assert not dev_pool.protect and dev_pool.inputs["deletionProtection"] == "INACTIVE"
+    assert prod_pool.inputs["passwordPolicy"]["minimumLength"] >= 12
+    prod_client = prod.of_type("aws:cognito/userPoolClient:UserPoolClient")[0]
+    dev_client = dev.of_type("aws:cognito/userPoolClient:UserPoolClient")[0]
+    assert "ALLOW_USER_PASSWORD_AUTH" not in prod_client.inputs["explicitAuthFlows"]
+    assert "ALLOW_USER_PASSWORD_AUTH" in dev_client.inputs["explicitAuthFlows"]
+    prod_retention = {g.inputs["retentionInDays"] for g in prod.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    dev_retention = {g.inputs["retentionInDays"] for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert min(prod_retention) > max(dev_retention)
