@@ -1,0 +1,101 @@
+"""The stdlib validator in handlers/common agrees with the jsonschema library on every schema we ship."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+from handlers.common.http import HttpError
+from handlers.common.validation import _check_supported, load_schema, require_valid, validate
+
+SCHEMAS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "handlers" / "schemas").glob("*.json"))
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=12,
+)
+
+
+def test_there_are_schemas_and_each_is_draft_04() -> None:
+    assert SCHEMAS
+    for name in SCHEMAS:
+        schema = load_schema(name)
+        assert schema["$schema"] == "http://json-schema.org/draft-04/schema#", name
+        jsonschema.Draft4Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_generated_valid_documents_pass(name) -> None:
+    schema = load_schema(name)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(from_schema(schema))
+    def check(document):
+        assert validate(document, schema) == []
+
+    check()
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_arbitrary_documents_are_judged_like_jsonschema(name) -> None:
+    schema = load_schema(name)
+    reference = jsonschema.Draft4Validator(schema, format_checker=None)
+    properties = schema.get("properties") or {}
+
+    # Mutate valid-looking objects field by field so the interesting branches are reached, not only type errors.
+    documents = st.one_of(
+        json_values,
+        st.fixed_dictionaries({k: json_values for k in properties}),
+        from_schema(schema).flatmap(
+            lambda valid: st.sampled_from(sorted(valid) or [""]).flatmap(
+                lambda key: json_values.map(lambda v: {**valid, key: v} if key else valid)
+            )
+        ),
+    )
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(documents)
+    def check(document):
+        ours = validate(document, schema) == []
+        theirs = reference.is_valid(document)
+        if schema_uses_email(schema):
+            # jsonschema does not check `format` without a checker; ours is stricter on purpose.
+            assert not (ours and not theirs)
+        else:
+            assert ours == theirs, (document, validate(document, schema))
+
+    check()
+
+
+def schema_uses_email(schema) -> bool:
+    return '"format": "email"' in json.dumps(schema)
+
+
+def test_unsupported_keywords_are_refused_at_load() -> None:
+    with pytest.raises(ValueError, match="unsupported keywords"):
+        _check_supported({"type": "object", "properties": {"a": {"oneOf": []}}})
+    with pytest.raises(ValueError, match="unsupported format"):
+        _check_supported({"type": "string", "format": "uri"})
+
+
+def test_require_valid_names_the_field() -> None:
+    schema = SCHEMAS[0]
+    with pytest.raises(HttpError) as error:
+        require_valid([], schema)
+    assert error.value.status == 400 and error.value.code == "validation_error"
+
+
+def test_draft4_integers_and_booleans() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}, "required": ["n"]}
+    assert validate({"n": 1}, schema) == []
+    assert validate({"n": 1.0}, schema) != []
+    assert validate({"n": True}, schema) != []
+    assert validate({}, schema)[0].path == "n"
