@@ -333,6 +333,8 @@ def _orders(reader: _Reader) -> OrderSettings:
     window = reader.integer("ordersBatchingWindowSeconds", 0, 0, 300)
     if batch_size > 10 and window < 1:
         reader._fail("ordersBatchingWindowSeconds", window, "batches over 10 need a batching window of >= 1 s")
+    if fifo and window > 0:
+        reader._fail("ordersBatchingWindowSeconds", window, "FIFO event source mappings have no batching window")
     timeout = reader.integer("ordersProcessorTimeoutSeconds", 30, 1, 900)
     visibility = reader.integer("ordersVisibilityTimeoutSeconds", None, 0, 43200)
     if visibility is not None and visibility < 6 * timeout:

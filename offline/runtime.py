@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pulumi
 import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import SETTINGS, ROOT
+from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -99,7 +100,7 @@ class RecordingMonitor(MockMonitor):
 
     def recorded(self) -> list[RecordedResource]:
         resources = []
-        for urn, (request, response) in self.requests.items():
+        for urn, (request, _response) in self.requests.items():
             registration = self.resources.get(urn)
             resources.append(
                 RecordedResource(

@@ -8,7 +8,8 @@ import sys
 import time
 from typing import Any
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})
+# Never mutated in place (bind() sets a new dict), so the shared empty default is safe.
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 
 
 def bind(**fields: Any) -> contextvars.Token:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ SUPPORTED_KEYWORDS = frozenset(
 )
 
 # A deliberately strict address shape: one @, a dotted domain, no spaces or control characters.
-EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def _check_supported(schema: Any, where: str = "#") -> None:
         raise ValueError(f"schema at {where}: additionalProperties must be a boolean")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """Load `handlers/schemas/<name>.json` (the file packaged with the function) and check it is supported."""
     schema = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
