@@ -12,7 +12,9 @@
 import pulumi
 
 from components import settings as stack_settings
+from components.email_sender import EmailSender, EmailSenderArgs
 from components.function import PythonFunction, PythonFunctionArgs
+from components.registration import UserRegistration, UserRegistrationArgs
 from components.secure_api import Route, SecureApi, SecureApiArgs
 
 # Validated before any resource exists: a bad value stops here naming the stack and key.
@@ -32,6 +34,10 @@ api = SecureApi(
     ),
 )
 
+email = EmailSender("email", EmailSenderArgs(settings=settings))
+UserRegistration("registration", UserRegistrationArgs(settings=settings, api=api, email=email))
+
+# Every component has added its routes: build the stage from the complete route table.
 api.deploy()
 
 pulumi.export("api_url", api.url)
@@ -39,5 +45,9 @@ pulumi.export("user_pool_id", api.user_pool_id)
 pulumi.export("user_pool_arn", api.user_pool_arn)
 pulumi.export("user_pool_client_id", api.user_pool_client_id)
 pulumi.export("curl_example", api.curl_example)
+pulumi.export("email_queue_url", email.queue_url)
+pulumi.export("email_dlq_url", email.dlq_url)
+pulumi.export("email_configuration_set", email.configuration_set_name)
+pulumi.export("email_dkim_tokens", email.dkim_tokens)
 if api.api_key_id is not None:
     pulumi.export("api_key_id", api.api_key_id)

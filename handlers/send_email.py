@@ -36,6 +36,7 @@ TEMPLATES: dict[str, dict[str, Any]] = json.loads(os.environ["EMAIL_TEMPLATES"])
 # Stop starting sends when less than this is left, so the function never times out mid-batch (a timeout would
 # make SQS redeliver the whole batch, including jobs already sent).
 TIME_GUARD_MS = 3_000
+TEMPLATE_TAG = "template"
 
 ses = boto3.client("ses", config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1,
                                         read_timeout=2))
@@ -86,6 +87,8 @@ def send(job: Job) -> str:
         Template=TEMPLATES[job.template]["templateName"],
         TemplateData=json.dumps(job.data, separators=(",", ":")),
         ConfigurationSetName=CONFIGURATION_SET,
+        # The configuration set publishes CloudWatch metrics per value of this tag.
+        Tags=[{"Name": TEMPLATE_TAG, "Value": job.template}],
     )
     return response["MessageId"]
 

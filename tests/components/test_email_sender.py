@@ -83,7 +83,7 @@ def test_templates_are_the_repository_files_with_stack_unique_names(run, stack) 
     for template in TEMPLATES:
         inputs = created[f"secure-serverless-{stack}-{template.name}"]
         assert (inputs["subject"], inputs["text"], inputs["html"]) == (template.subject, template.text, template.html)
-    assert {"WelcomeEmail": {"name", "accountId"}, "OrderConfirmation": {"orderId", "total"}} == {
+    assert {"WelcomeEmail": {"name", "accountId"}, "OrderConfirmation": {"orderId", "total", "currency", "name"}} == {
         t.name: set(t.variables) for t in TEMPLATES
     }
 

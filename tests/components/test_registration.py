@@ -8,7 +8,7 @@ import pytest
 
 from components import settings as stack_settings
 from components.email_sender import EmailSender, EmailSenderArgs
-from components.function import PythonFunction, PythonFunctionArgs
+from components.function import HANDLERS_DIR, PythonFunction, PythonFunctionArgs
 from components.registration import COGNITO_ACTIONS, UserRegistration, UserRegistrationArgs
 from components.secure_api import Route, SecureApi, SecureApiArgs
 from offline.runtime import stacks
@@ -62,8 +62,7 @@ def test_register_route_is_public_validated_and_invokes_only_the_register_functi
     validator = dependency(run, view.resource, "requestValidatorId")
     assert validator.inputs["validateRequestBody"] is True
     [model] = [m for m in run.of_type("aws:apigateway/model:Model") if m.inputs["name"] == "RegisterModel"]
-    with open("handlers/schemas/register.json") as f:
-        assert json.loads(model.inputs["schema"]) == json.load(f)
+    assert json.loads(model.inputs["schema"]) == json.loads((HANDLERS_DIR / "schemas" / "register.json").read_text())
 
     function = run.named("registration-register-function")
     [integration] = [i for i in run.of_type("aws:apigateway/integration:Integration")
