@@ -16,6 +16,7 @@ from components.email_sender import EmailSender, EmailSenderArgs
 from components.function import PythonFunction, PythonFunctionArgs
 from components.registration import UserRegistration, UserRegistrationArgs
 from components.secure_api import Route, SecureApi, SecureApiArgs
+from components.upload_stream import UploadStream, UploadStreamArgs
 
 # Validated before any resource exists: a bad value stops here naming the stack and key.
 settings = stack_settings.load()
@@ -36,6 +37,7 @@ api = SecureApi(
 
 email = EmailSender("email", EmailSenderArgs(settings=settings))
 UserRegistration("registration", UserRegistrationArgs(settings=settings, api=api, email=email))
+uploads = UploadStream("uploads", UploadStreamArgs(settings=settings, api=api))
 
 # Every component has added its routes: build the stage from the complete route table.
 api.deploy()
@@ -49,5 +51,9 @@ pulumi.export("email_queue_url", email.queue_url)
 pulumi.export("email_dlq_url", email.dlq_url)
 pulumi.export("email_configuration_set", email.configuration_set_name)
 pulumi.export("email_dkim_tokens", email.dkim_tokens)
+pulumi.export("uploads_bucket", uploads.uploads_bucket)
+pulumi.export("processed_bucket", uploads.processed_bucket)
+pulumi.export("uploads_stream_name", uploads.stream_name)
+pulumi.export("uploads_failure_queue_url", uploads.failure_queue_url)
 if api.api_key_id is not None:
     pulumi.export("api_key_id", api.api_key_id)

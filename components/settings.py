@@ -361,15 +361,21 @@ def _uploads(reader: _Reader) -> UploadSettings:
     bad = [t for t in content_types if not _CONTENT_TYPE.match(t)]
     if bad or not content_types:
         reader._fail("uploadsAllowedContentTypes", list(content_types), "needs one or more type/subtype values")
+    retention_hours = reader.integer("uploadsStreamRetentionHours", 24, 24, 8760)
+    max_record_age = reader.integer("uploadsMaxRecordAgeSeconds", 3600, 60, 604800)
+    if max_record_age > retention_hours * 3600:
+        # The stream trims the record first: the age limit would never fire and its failure never be reported.
+        reader._fail("uploadsMaxRecordAgeSeconds", max_record_age,
+                     f"must not exceed the stream retention ({retention_hours * 3600} s)")
     return UploadSettings(
         max_bytes=reader.integer("uploadsMaxBytes", 1_048_576, 1, 100 * 1_048_576),
         url_ttl_seconds=reader.integer("uploadsUrlTtlSeconds", 900, 60, 604800),
-        allowed_content_types=content_types,
-        stream_retention_hours=reader.integer("uploadsStreamRetentionHours", 24, 24, 8760),
+        allowed_content_types=tuple(dict.fromkeys(content_types)),
+        stream_retention_hours=retention_hours,
         starting_position=reader.choice("uploadsStartingPosition", "LATEST", STARTING_POSITIONS),
         batch_size=reader.integer("uploadsBatchSize", 10, 1, 10000),
         max_retry_attempts=reader.integer("uploadsMaxRetryAttempts", 3, 0, 10000),
-        max_record_age_seconds=reader.integer("uploadsMaxRecordAgeSeconds", 3600, 60, 604800),
+        max_record_age_seconds=max_record_age,
     )
 
 

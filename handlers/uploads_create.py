@@ -19,33 +19,34 @@ from handlers.common.uploads import UploadEnv, allowed_content_type, new_upload_
 from handlers.common.validation import require_valid
 
 ENV = UploadEnv.load()
-MAX_UPLOAD_BYTES = ENV.max_bytes
 
 s3 = boto3.client("s3")
 
 
 def _too_large() -> HttpError:
-    return HttpError(413, "payload_too_large", f"content is larger than {MAX_UPLOAD_BYTES} bytes")
+    return HttpError(413, "payload_too_large", f"content is larger than {ENV.max_bytes} bytes")
 
 
 def decode_content(content: str, encoding: str) -> bytes:
     """The bytes to store; 413 past the limit (checked before decoding anything big), 400 if undecodable."""
     if encoding == "base64":
         # 4 base64 characters carry 3 bytes: a longer string cannot decode to an allowed size.
-        if len(content) > 4 * (MAX_UPLOAD_BYTES // 3 + 1) + 4:
+        if len(content) > 4 * (ENV.max_bytes // 3 + 1) + 4:
             raise _too_large()
         try:
             data = base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise HttpError(400, "invalid_content", "content is not valid base64") from exc
+        if base64.b64encode(data).decode() != content:  # stray padding or trailing bits: not what was meant
+            raise HttpError(400, "invalid_content", "content is not canonical base64")
     else:
-        if len(content) > MAX_UPLOAD_BYTES:  # every character is at least one UTF-8 byte
+        if len(content) > ENV.max_bytes:  # every character is at least one UTF-8 byte
             raise _too_large()
         try:
             data = content.encode("utf-8")
         except UnicodeEncodeError as exc:  # lone surrogates from a JSON \ud800 escape
             raise HttpError(400, "invalid_content", "content is not valid UTF-8 text") from exc
-    if len(data) > MAX_UPLOAD_BYTES:
+    if len(data) > ENV.max_bytes:
         raise _too_large()
     if not data:
         raise HttpError(400, "invalid_content", "content is empty")
