@@ -14,6 +14,7 @@ import pulumi
 from components import settings as stack_settings
 from components.email_sender import EmailSender, EmailSenderArgs
 from components.function import PythonFunction, PythonFunctionArgs
+from components.order_pipeline import OrderPipeline, OrderPipelineArgs
 from components.registration import UserRegistration, UserRegistrationArgs
 from components.secure_api import Route, SecureApi, SecureApiArgs
 from components.upload_stream import UploadStream, UploadStreamArgs
@@ -37,6 +38,7 @@ api = SecureApi(
 
 email = EmailSender("email", EmailSenderArgs(settings=settings))
 UserRegistration("registration", UserRegistrationArgs(settings=settings, api=api, email=email))
+orders = OrderPipeline("orders", OrderPipelineArgs(settings=settings, api=api, email=email))
 uploads = UploadStream("uploads", UploadStreamArgs(settings=settings, api=api))
 
 # Every component has added its routes: build the stage from the complete route table.
@@ -51,6 +53,9 @@ pulumi.export("email_queue_url", email.queue_url)
 pulumi.export("email_dlq_url", email.dlq_url)
 pulumi.export("email_configuration_set", email.configuration_set_name)
 pulumi.export("email_dkim_tokens", email.dkim_tokens)
+pulumi.export("orders_queue_url", orders.queue_url)
+pulumi.export("orders_dlq_url", orders.dlq_url)
+pulumi.export("receipts_bucket", orders.receipts_bucket)
 pulumi.export("uploads_bucket", uploads.uploads_bucket)
 pulumi.export("processed_bucket", uploads.processed_bucket)
 pulumi.export("uploads_stream_name", uploads.stream_name)

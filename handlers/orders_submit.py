@@ -3,7 +3,7 @@
 Money: prices are decimal strings (schema `order`: at most 2 decimals, every accepted currency has 2 minor
 units) and are summed as `Decimal`s quantized to the currency's minor units. A client `total` is only compared
 with the computed one: a disagreement is a 400, never trusted. The customer (`sub`, email, name) comes from the
-authorizer's claims, never from the body.
+authorizer's claims, never from the body; the email only when Cognito has verified it.
 
 Idempotency without a database: with an `Idempotency-Key` header the order id is
 `uuid5(IDEMPOTENCY_NAMESPACE, sub + "\\n" + key)`, so the same user retrying with the same key gets the same order
@@ -85,6 +85,11 @@ def price(order: dict[str, Any]) -> tuple[list[dict[str, Any]], Decimal]:
     return lines, total
 
 
+def _verified_email(event: dict[str, Any], caller: Caller) -> str | None:
+    """Confirmations go only to an address Cognito verified: never to one a user merely typed in."""
+    return caller.email if str(claims_of(event).get("email_verified", "")).lower() == "true" else None
+
+
 def _display_name(event: dict[str, Any], caller: Caller) -> str:
     claims = claims_of(event)
     for candidate in (claims.get("name"), claims.get("given_name"), caller.username):
@@ -100,7 +105,7 @@ def _idempotency_key(event: dict[str, Any]) -> str | None:
     return key
 
 
-def build_message(order: dict[str, Any], caller: Caller, order_id: str, name: str) -> dict[str, Any]:
+def build_message(order: dict[str, Any], customer: dict[str, Any], order_id: str) -> dict[str, Any]:
     lines, total = price(order)
     if "total" in order and money(order["total"], order["currency"], "total") != total:
         raise HttpError(400, "total_mismatch", f"total does not match the items (computed {total})")
@@ -110,7 +115,7 @@ def build_message(order: dict[str, Any], caller: Caller, order_id: str, name: st
     return {
         "version": MESSAGE_VERSION,
         "orderId": order_id,
-        "customer": {"sub": caller.sub, "email": caller.email, "name": name},
+        "customer": customer,
         "currency": order["currency"],
         "items": lines,
         "total": str(total),
@@ -145,9 +150,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     key = _idempotency_key(event)
     order = require_valid(json_body(event), "order")
     order_id = order_id_for(caller.sub, key)
-    message = build_message(order, caller, order_id, _display_name(event, caller))
+    customer = {"sub": caller.sub, "email": _verified_email(event, caller), "name": _display_name(event, caller)}
+    message = build_message(order, customer, order_id)
     message_id = enqueue(message)
     log.info("order queued", orderId=order_id, messageId=message_id, items=len(message["items"]),
              idempotent=key is not None)
-    return json_response(202, {"orderId": order_id, "status": "QUEUED"}, event,
-                         headers={"Location": f"/orders/{order_id}"})
+    return json_response(202, {"orderId": order_id, "status": "QUEUED"}, event)

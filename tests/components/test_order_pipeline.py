@@ -45,11 +45,11 @@ def program() -> None:
     api.deploy()
 
 
-def settings_of(run: ProgramRun) -> stack_settings.Settings:
-    """The settings the run was built with, loaded again from the same stack file."""
-    project, values = stack_config(run.stack)
+def settings_for_stack(stack: str) -> stack_settings.Settings:
+    """The settings a stack file gives, loaded as the program loads them."""
+    project, values = stack_config(stack)
     prefix = f"{project}:"
-    return settings_from(lambda key: values.get(prefix + key), project=project, stack=run.stack)
+    return settings_from(lambda key: values.get(prefix + key), project=project, stack=stack)
 
 
 def as_attributes(inputs: dict[str, Any]) -> dict[str, str]:
@@ -72,7 +72,7 @@ def env(run: ProgramRun, component: str) -> dict[str, str]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_queue_and_dlq_are_the_planned_ones(run_pulumi, stack: str) -> None:
     run = run_pulumi(program, stack=stack)
-    plan = plan_queues(settings_of(run), "orders")
+    plan = plan_queues(settings_for_stack(stack), "orders")
     queue, dlq = run.named("orders-queue").inputs, run.named("orders-dlq").inputs
 
     assert as_attributes(queue) == plan.sqs_attributes(arn(run, "orders-dlq"))

@@ -1,0 +1,300 @@
+"""OrderPipeline: POST /orders → SQS (+DLQ) → processor → S3 receipt + confirmation email, GET /orders/{orderId}.
+
+    client ─POST /orders─> submit ──sqs:SendMessage──> orders queue (SSE) ──ESM, partial batch──> processor
+                                                          └ after maxReceiveCount ─> DLQ (14 days, alarmed)
+    processor ──> receipts bucket `receipts/<sub>/<orderId>.json|.txt` (versioned SecureBucket)
+              └─> email outbox (EmailSender): OrderConfirmation job
+    client ─GET /orders/{orderId}─> get ──s3:GetObject──> the caller's own receipt
+
+Each function has its own role with exactly its grants: submit may send to the orders queue; the processor may
+receive/delete/get-attributes on that queue, put/get `receipts/*` and enqueue email; get may read `receipts/*`.
+The queue settings (FIFO, redrive, visibility = 6 x processor timeout, batch, window, concurrency) are planned
+from the stack settings by `plan_queues`, a pure function, and checked against the limits AWS enforces.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Protocol
+
+import pulumi
+import pulumi_aws as aws
+
+from components.bucket import SecureBucket, SecureBucketArgs
+from components.function import PythonFunction, PythonFunctionArgs, Statement
+from components.secure_api import Route, SecureApi
+from components.settings import Settings
+
+RECEIPTS_PREFIX = "receipts/"
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # SQS default; the DLQ keeps a message longer than its source queue
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time for a human to look and redrive
+FIFO_MAX_BATCH = 10
+STANDARD_MAX_BATCH = 10_000
+MAX_VISIBILITY_SECONDS = 12 * 3600
+SQS_NAME_MAX = 80
+FIFO_SUFFIX = ".fifo"
+SUBMIT_ACTIONS = ("sqs:SendMessage",)
+CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+RECEIPT_WRITE_ACTIONS = ("s3:PutObject", "s3:GetObject")
+RECEIPT_READ_ACTIONS = ("s3:GetObject",)
+
+
+class EmailOutbox(Protocol):
+    """What the pipeline needs from EmailSender: the outbox URL and the producer's enqueue grant."""
+
+    queue_url: pulumi.Output[str]
+
+    def enqueue_statement(self) -> Statement: ...
+
+
+@dataclass(frozen=True)
+class QueuePlan:
+    """The orders queue, its DLQ and the processor's event source mapping, from settings alone."""
+
+    queue_name: str
+    dlq_name: str
+    fifo: bool
+    visibility_timeout_seconds: int
+    max_receive_count: int
+    processor_timeout_seconds: int
+    batch_size: int
+    batching_window_seconds: int
+    max_concurrency: int | None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.fifo and not (self.queue_name.endswith(FIFO_SUFFIX) and self.dlq_name.endswith(FIFO_SUFFIX)):
+            problems.append("FIFO queue names must end with .fifo")
+        if max(len(self.queue_name), len(self.dlq_name)) > SQS_NAME_MAX:
+            problems.append(f"queue names are at most {SQS_NAME_MAX} characters")
+        if not 1 <= self.max_receive_count <= 1000:
+            problems.append(f"max_receive_count must be 1..1000, got {self.max_receive_count}")
+        if not 1 <= self.processor_timeout_seconds <= 900:
+            problems.append(f"processor timeout must be 1..900 s, got {self.processor_timeout_seconds}")
+        if self.visibility_timeout_seconds < 6 * self.processor_timeout_seconds:
+            problems.append(f"visibility timeout {self.visibility_timeout_seconds} s is below 6 x the processor "
+                            f"timeout ({6 * self.processor_timeout_seconds} s)")
+        if self.visibility_timeout_seconds > MAX_VISIBILITY_SECONDS:
+            problems.append(f"visibility timeout is at most {MAX_VISIBILITY_SECONDS} s")
+        if not 1 <= self.batch_size <= (FIFO_MAX_BATCH if self.fifo else STANDARD_MAX_BATCH):
+            problems.append(f"batch size {self.batch_size} is out of range for a {'FIFO' if self.fifo else 'standard'}"
+                            " queue")
+        if not 0 <= self.batching_window_seconds <= 300:
+            problems.append("batching window must be 0..300 s")
+        if self.fifo and self.batching_window_seconds:
+            problems.append("FIFO event source mappings have no batching window")
+        if self.batch_size > 10 and self.batching_window_seconds < 1:
+            problems.append("batches over 10 need a batching window of >= 1 s")
+        if self.max_concurrency is not None and not 2 <= self.max_concurrency <= 1000:
+            problems.append(f"maximum concurrency must be 2..1000, got {self.max_concurrency}")
+        if problems:
+            raise ValueError("invalid orders queue plan: " + "; ".join(problems))
+
+    def sqs_attributes(self, dlq_arn: str | None = None) -> dict[str, str]:
+        """CreateQueue attributes of the orders queue (given its DLQ's ARN) or, without one, of the DLQ itself.
+
+        The component sets the same values as resource inputs; handler tests build moto queues from this.
+        """
+        if dlq_arn is None:
+            attributes = {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
+        else:
+            attributes = {
+                "VisibilityTimeout": str(self.visibility_timeout_seconds),
+                "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": self.max_receive_count}),
+            }
+        attributes["SqsManagedSseEnabled"] = "true"
+        if self.fifo:
+            attributes |= {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+        return attributes
+
+
+def plan_queues(settings: Settings, name: str) -> QueuePlan:
+    """Stack settings → queue plan; ValueError names every limit the combination breaks."""
+    orders = settings.orders
+    suffix = FIFO_SUFFIX if orders.fifo else ""
+    return QueuePlan(
+        queue_name=settings.resource_name(f"{name}-queue", SQS_NAME_MAX - len(suffix)) + suffix,
+        dlq_name=settings.resource_name(f"{name}-dlq", SQS_NAME_MAX - len(suffix)) + suffix,
+        fifo=orders.fifo,
+        visibility_timeout_seconds=orders.effective_visibility_timeout,
+        max_receive_count=orders.max_receive_count,
+        processor_timeout_seconds=orders.processor_timeout_seconds,
+        batch_size=orders.batch_size,
+        batching_window_seconds=orders.batching_window_seconds,
+        max_concurrency=orders.max_concurrency,
+    )
+
+
+def submit_statements(queue_arn: pulumi.Input[str]) -> list[Statement]:
+    return [Statement(actions=list(SUBMIT_ACTIONS), resources=[queue_arn], sid="SendOrders")]
+
+
+def processor_statements(queue_arn: pulumi.Input[str], receipts_arn: pulumi.Input[str],
+                         enqueue_email: Statement) -> list[Statement]:
+    """Consume the orders queue (what the event source mapping needs), write receipts, enqueue the email."""
+    return [
+        Statement(actions=list(CONSUME_ACTIONS), resources=[queue_arn], sid="ConsumeOrders"),
+        Statement(actions=list(RECEIPT_WRITE_ACTIONS), resources=[receipts_arn], sid="WriteReceipts"),
+        enqueue_email,
+    ]
+
+
+def get_statements(receipts_arn: pulumi.Input[str]) -> list[Statement]:
+    return [Statement(actions=list(RECEIPT_READ_ACTIONS), resources=[receipts_arn], sid="ReadReceipts")]
+
+
+def guard_dead_letter_queue(name: str, dlq: aws.sqs.Queue, source: aws.sqs.Queue, what: str,
+                            tags: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+    """Only `source` may redrive into `dlq`, and an alarm fires as soon as anything waits there.
+
+    Shared shape with EmailSender's outbox DLQ: a candidate for a common building block.
+    """
+    aws.sqs.RedriveAllowPolicy(
+        f"{name}-dlq-redrive-allow",
+        queue_url=dlq.url,
+        redrive_allow_policy=pulumi.Output.json_dumps({"redrivePermission": "byQueue", "sourceQueueArns": [source.arn]}),
+        opts=opts,
+    )
+    aws.cloudwatch.MetricAlarm(
+        f"{name}-dlq-alarm",
+        alarm_description=f"{what} failed every attempt and wait in the DLQ: read the consumer's logs, then redrive.",
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": dlq.name},
+        statistic="Maximum",
+        period=300,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        tags=tags,
+        opts=opts,
+    )
+
+
+@dataclass(frozen=True)
+class OrderPipelineArgs:
+    settings: Settings
+    api: SecureApi
+    email: EmailOutbox
+
+    def __post_init__(self) -> None:
+        plan_queues(self.settings, "orders")  # raises before any resource exists
+
+
+class OrderPipeline(pulumi.ComponentResource):
+    queue: aws.sqs.Queue
+    dlq: aws.sqs.Queue
+    receipts: SecureBucket
+    submit: PythonFunction
+    processor: PythonFunction
+    get: PythonFunction
+    queue_url: pulumi.Output[str]
+    queue_arn: pulumi.Output[str]
+    dlq_url: pulumi.Output[str]
+    receipts_bucket: pulumi.Output[str]
+
+    def __init__(self, name: str, args: OrderPipelineArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("app:components:OrderPipeline", name, None, opts)
+        settings = args.settings
+        tags = dict(settings.tags)
+        child = pulumi.ResourceOptions(parent=self)
+        plan = plan_queues(settings, name)
+        fifo = {"fifo_queue": True, "content_based_deduplication": False} if plan.fifo else {}
+
+        self.dlq = aws.sqs.Queue(
+            f"{name}-dlq",
+            name=plan.dlq_name,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            tags=tags,
+            opts=child,
+            **fifo,
+        )
+        self.queue = aws.sqs.Queue(
+            f"{name}-queue",
+            name=plan.queue_name,
+            visibility_timeout_seconds=plan.visibility_timeout_seconds,
+            message_retention_seconds=QUEUE_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            redrive_policy=pulumi.Output.json_dumps(
+                {"deadLetterTargetArn": self.dlq.arn, "maxReceiveCount": plan.max_receive_count}
+            ),
+            tags=tags,
+            opts=child,
+            **fifo,
+        )
+        guard_dead_letter_queue(name, self.dlq, self.queue, "Orders", tags, child)
+        self.receipts = SecureBucket(f"{name}-receipts", SecureBucketArgs(settings=settings, versioned=True), opts=child)
+        receipts_arn = self.receipts.objects_arn(RECEIPTS_PREFIX)
+
+        self.submit = PythonFunction(
+            f"{name}-submit",
+            PythonFunctionArgs(
+                handler="orders_submit",
+                settings=settings,
+                environment={"ORDERS_QUEUE_URL": self.queue.url},
+                statements=submit_statements(self.queue.arn),
+                schemas=("order",),
+                description=f"Validates, prices and queues orders ({settings.stack})",
+            ),
+            opts=child,
+        )
+        self.processor = PythonFunction(
+            f"{name}-process",
+            PythonFunctionArgs(
+                handler="orders_process",
+                settings=settings,
+                environment={"RECEIPTS_BUCKET": self.receipts.bucket_name, "EMAIL_QUEUE_URL": args.email.queue_url},
+                statements=processor_statements(self.queue.arn, receipts_arn, args.email.enqueue_statement()),
+                timeout_seconds=plan.processor_timeout_seconds,
+                description=f"Turns queued orders into receipts and confirmation emails ({settings.stack})",
+            ),
+            opts=child,
+        )
+        self.get = PythonFunction(
+            f"{name}-get",
+            PythonFunctionArgs(
+                handler="orders_get",
+                settings=settings,
+                environment={"RECEIPTS_BUCKET": self.receipts.bucket_name},
+                statements=get_statements(receipts_arn),
+                description=f"Returns the caller's own order receipt ({settings.stack})",
+            ),
+            opts=child,
+        )
+        self.trigger = aws.lambda_.EventSourceMapping(
+            f"{name}-process-trigger",
+            event_source_arn=self.queue.arn,
+            function_name=self.processor.arn,
+            batch_size=plan.batch_size,
+            maximum_batching_window_in_seconds=plan.batching_window_seconds or None,
+            function_response_types=["ReportBatchItemFailures"],
+            scaling_config=(
+                aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=plan.max_concurrency)
+                if plan.max_concurrency
+                else None
+            ),
+            opts=child,
+        )
+        args.api.add_routes(
+            [
+                Route("POST", "/orders", self.submit, request_schema="order"),
+                Route("GET", "/orders/{orderId}", self.get),
+            ]
+        )
+
+        self.queue_url = self.queue.url
+        self.queue_arn = self.queue.arn
+        self.dlq_url = self.dlq.url
+        self.receipts_bucket = self.receipts.bucket_name
+        self.register_outputs(
+            {
+                "queue_url": self.queue_url,
+                "queue_arn": self.queue_arn,
+                "dlq_url": self.dlq_url,
+                "receipts_bucket": self.receipts_bucket,
+            }
+        )

@@ -1,0 +1,196 @@
+"""Orders queue consumer: one receipt per order in S3 and one OrderConfirmation job on the email outbox.
+
+Per record (the event source mapping reports batch item failures):
+1. create `receipts/<sub>/<orderId>.json` only if absent (S3 `If-None-Match: *`), with `"confirmation": "PENDING"`;
+   if it exists (a redelivery, a retried submit, a concurrent duplicate) read the stored one instead;
+2. create the text receipt `receipts/<sub>/<orderId>.txt` only if absent;
+3. unless the stored receipt says `QUEUED`, put the OrderConfirmation job on the outbox;
+4. rewrite the JSON receipt with `"confirmation": "QUEUED"`.
+Only conditional creates, a read of an object known to exist and plain puts are used, so the role needs
+nothing but s3:PutObject/s3:GetObject on `receipts/*` (without s3:ListBucket a read of a missing key is a 403,
+which could not be told from a real denial). A crash between 3 and 4 repeats the email on redelivery: at least
+once, never lost. Every other redelivery is acknowledged with no second receipt and no second email.
+
+A record that fails (malformed body, AWS error) is returned in `batchItemFailures`; SQS redelivers it and after
+the queue's maxReceiveCount moves it to the DLQ. Successful records are never retried. On a FIFO queue the
+first failure stops the batch: the rest is reported as failed so a customer's orders keep their order.
+
+Environment: RECEIPTS_BUCKET, EMAIL_QUEUE_URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from handlers.common import log
+
+RECEIPTS_BUCKET = os.environ["RECEIPTS_BUCKET"]
+EMAIL_QUEUE_URL = os.environ["EMAIL_QUEUE_URL"]
+RECEIPTS_PREFIX = "receipts/"
+TEMPLATE = "OrderConfirmation"
+SUB = re.compile(r"[A-Za-z0-9_-]{1,128}")
+AMOUNT = re.compile(r"(0|[1-9][0-9]{0,12})\.[0-9]{2}")
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+s3 = boto3.client("s3")
+sqs = boto3.client("sqs")
+
+
+class InvalidOrder(ValueError):
+    """The message can never become a receipt; it is retried and ends in the DLQ for inspection."""
+
+
+def receipt_key(sub: str, order_id: str, extension: str = "json") -> str:
+    return f"{RECEIPTS_PREFIX}{sub}/{order_id}.{extension}"
+
+
+def _item_ok(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("sku"), str)
+        and isinstance(item.get("name"), str)
+        and isinstance(item.get("qty"), int)
+        and all(isinstance(item.get(k), str) and AMOUNT.fullmatch(item[k]) for k in ("unitPrice", "lineTotal"))
+    )
+
+
+def parse_order(body: Any) -> dict[str, Any]:
+    """The order message the submit handler wrote, checked whole before anything is written for it."""
+    try:
+        order = json.loads(body)
+        order_id = order["orderId"]
+        customer = order["customer"]
+        checks = (
+            str(uuid.UUID(order_id)) == order_id,
+            SUB.fullmatch(customer["sub"]) is not None,
+            customer.get("email") is None or isinstance(customer["email"], str),
+            CURRENCY.fullmatch(order["currency"]) is not None,
+            AMOUNT.fullmatch(order["total"]) is not None,
+            isinstance(order["items"], list) and len(order["items"]) > 0 and all(map(_item_ok, order["items"])),
+        )
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise InvalidOrder(f"not an order message: {type(exc).__name__}") from exc
+    if not all(checks):
+        raise InvalidOrder("order message has an invalid field")
+    return order
+
+
+def build_receipt(order: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "orderId": order["orderId"],
+        "status": "PROCESSED",
+        "customerId": order["customer"]["sub"],
+        "currency": order["currency"],
+        "items": order["items"],
+        "total": order["total"],
+        "priority": order.get("priority", "standard"),
+        "submittedAt": order.get("submittedAt"),
+        "processedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "confirmation": "PENDING" if order["customer"].get("email") else "NO_ADDRESS",
+        "fingerprint": order.get("fingerprint"),
+    }
+
+
+def _printable(text: str) -> str:
+    """Customer-typed text on one line: a name with a newline cannot forge a line of the receipt."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def text_receipt(receipt: dict[str, Any]) -> str:
+    lines = [f"Order ID: {receipt['orderId']}", f"Date: {receipt['submittedAt']}", "Items:"]
+    for item in receipt["items"]:
+        lines.append(f"  {item['qty']} x {_printable(item['name'])} ({_printable(item['sku'])})"
+                     f" @ {item['unitPrice']} = {item['lineTotal']}")
+    lines.append(f"Total: {receipt['total']} {receipt['currency']}")
+    return "\n".join(lines) + "\n"
+
+
+def _put(key: str, body: str, content_type: str, *, only_if_absent: bool) -> bool:
+    """True when written; False when `only_if_absent` and the key already exists."""
+    extra = {"IfNoneMatch": "*"} if only_if_absent else {}
+    try:
+        s3.put_object(Bucket=RECEIPTS_BUCKET, Key=key, Body=body.encode(), ContentType=content_type, **extra)
+    except ClientError as exc:
+        if only_if_absent and exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            return False
+        raise
+    return True
+
+
+def _put_receipt(receipt: dict[str, Any], *, only_if_absent: bool) -> bool:
+    key = receipt_key(receipt["customerId"], receipt["orderId"])
+    return _put(key, json.dumps(receipt, separators=(",", ":")), "application/json", only_if_absent=only_if_absent)
+
+
+def _stored_receipt(order: dict[str, Any]) -> dict[str, Any]:
+    body = s3.get_object(Bucket=RECEIPTS_BUCKET, Key=receipt_key(order["customer"]["sub"], order["orderId"]))["Body"]
+    return json.loads(body.read())
+
+
+def enqueue_confirmation(receipt: dict[str, Any], customer: dict[str, Any]) -> str:
+    """The OrderConfirmation job for the stored receipt (the first order under its id), to the customer."""
+    job = {
+        "template": TEMPLATE,
+        "to": [customer["email"]],
+        "data": {
+            "orderId": receipt["orderId"],
+            "total": receipt["total"],
+            "currency": receipt["currency"],
+            "name": customer.get("name") or "customer",
+        },
+    }
+    params: dict[str, Any] = {"QueueUrl": EMAIL_QUEUE_URL, "MessageBody": json.dumps(job, separators=(",", ":"))}
+    if EMAIL_QUEUE_URL.endswith(".fifo"):
+        params |= {"MessageGroupId": receipt["orderId"], "MessageDeduplicationId": f"{TEMPLATE}-{receipt['orderId']}"}
+    return sqs.send_message(**params)["MessageId"]
+
+
+def process_order(order: dict[str, Any]) -> str:
+    """Make the receipts and the confirmation exist exactly once for this order; returns what was done."""
+    receipt = build_receipt(order)
+    created = _put_receipt(receipt, only_if_absent=True)
+    if not created:
+        receipt = _stored_receipt(order)
+        if receipt.get("fingerprint") != order.get("fingerprint"):
+            log.warning("order id seen with different items (reused Idempotency-Key); first order kept",
+                        orderId=order["orderId"])
+        if receipt["confirmation"] == "QUEUED":
+            return "duplicate"
+    _put(receipt_key(receipt["customerId"], receipt["orderId"], "txt"), text_receipt(receipt),
+         "text/plain; charset=utf-8", only_if_absent=True)
+    if receipt["confirmation"] == "PENDING":
+        enqueue_confirmation(receipt, order["customer"])
+        _put_receipt({**receipt, "confirmation": "QUEUED"}, only_if_absent=False)
+    return "created" if created else "completed"
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    failures: list[dict[str, str]] = []
+    stop = False
+    for record in event.get("Records") or []:
+        message_id = record.get("messageId", "")
+        if stop:
+            failures.append({"itemIdentifier": message_id})
+            continue
+        token = log.bind(messageId=message_id, awsRequestId=getattr(context, "aws_request_id", None))
+        try:
+            order = parse_order(record.get("body"))
+            outcome = process_order(order)
+            log.info("order processed", orderId=order["orderId"], outcome=outcome)
+        except Exception as exc:  # noqa: BLE001 - one bad record must not fail (or lose) the others
+            log.error("order failed", errorType=type(exc).__name__, error=str(exc),
+                      receiveCount=(record.get("attributes") or {}).get("ApproximateReceiveCount"))
+            failures.append({"itemIdentifier": message_id})
+            # FIFO: later records of the batch may belong to the same customer; they must not overtake it.
+            stop = str(record.get("eventSourceARN", "")).endswith(".fifo")
+        finally:
+            log.reset(token)
+    return {"batchItemFailures": failures}

@@ -1,0 +1,160 @@
+"""Offline checker: the pack's rules on any Pulumi graph, without the Pulumi CLI, a cloud or credentials.
+
+    python -m policies.check --stack dev                 # our program, evaluated under mocks
+    python -m policies.check --all-stacks                # every Pulumi.<stack>.yaml (what `make preview` runs)
+    python -m policies.check --stack-export state.json   # `pulumi stack export`
+    python -m policies.check --preview-json preview.json # `pulumi preview --json`
+    ... [--config policies/config/prod.json] [--json]
+
+Exit status: 1 when a mandatory rule is violated, 0 otherwise (advisory and unverifiable findings are printed
+but do not fail), 2 for a usage or config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from .guard import RULES, RULES_BY_ID
+from .guard.adapters import from_preview_json, from_program_run, from_stack_export
+from .guard.config import ConfigError, RuleConfig, load
+from .guard.engine import Finding, Report, evaluate
+from .guard.model import Graph
+
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+
+
+def stack_config_path(stack: str) -> Path:
+    return CONFIG_DIR / f"{stack}.json"
+
+
+def _program_graph(stack: str) -> Graph:
+    from offline.runtime import run_stack  # the program's runtime: only needed for --stack / --all-stacks
+
+    return from_program_run(run_stack(stack))
+
+
+def _components(graph: Graph) -> list[tuple[str, dict[str, int]]]:
+    from offline.runtime import types_by_component  # reads .resources' urn/type/name/parent, as Graph has
+
+    return list(types_by_component(graph))  # type: ignore[arg-type]
+
+
+def check(label: str, graph: Graph, config: dict[str, RuleConfig]) -> dict[str, Any]:
+    report = evaluate(graph, RULES, config)
+    return {"label": label, "report": report, "components": _components(graph)}
+
+
+def _group(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    grouped: dict[str, list[Finding]] = {}
+    for f in findings:
+        grouped.setdefault(f.rule, []).append(f)
+    return grouped
+
+
+def _counts(report: Report) -> str:
+    return (
+        f"{len(report.mandatory)} mandatory, {len(report.advisory)} advisory, "
+        f"{len(report.unverifiable)} unverifiable"
+    )
+
+
+def print_human(result: dict[str, Any], out: TextIO) -> None:
+    report: Report = result["report"]
+    print(f"== {result['label']}: {report.resources} resources", file=out)
+    for component, types in result["components"]:
+        print(f"  {component}", file=out)
+        for type_token, count in sorted(types.items()):
+            print(f"      {count:4d}  {type_token}", file=out)
+    for title, findings in (("MANDATORY", report.mandatory), ("ADVISORY", report.advisory)):
+        for rule_id, group in _group(findings).items():
+            rule = RULES_BY_ID[rule_id]
+            print(f"\n{title} {rule_id} ({len(group)}): {rule.description}", file=out)
+            print(f"  remediation: {rule.remediation}", file=out)
+            for f in group:
+                print(f"  - {f.urn}\n      {f.message}", file=out)
+    if report.unverifiable:
+        print("\nUNVERIFIABLE (values unknown until the update; not passed, not failed):", file=out)
+        for f in report.unverifiable:
+            print(f"  - [{f.enforcement}] {f.rule} {f.urn}\n      {f.message}", file=out)
+    verdict = "PASS" if report.passed else "FAIL"
+    print(f"\nverdict {result['label']}: {verdict} ({_counts(report)})\n", file=out)
+
+
+def as_json(result: dict[str, Any]) -> dict[str, Any]:
+    report: Report = result["report"]
+    return {
+        "label": result["label"],
+        "resources": report.resources,
+        "passed": report.passed,
+        "counts": {
+            "mandatory": len(report.mandatory),
+            "advisory": len(report.advisory),
+            "unverifiable": len(report.unverifiable),
+        },
+        "components": {component: types for component, types in result["components"]},
+        "findings": [asdict(f) for f in report.findings],
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m policies.check", description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="evaluate our program for Pulumi.<STACK>.yaml under mocks")
+    source.add_argument("--all-stacks", action="store_true", help="every Pulumi.<stack>.yaml of the program")
+    source.add_argument("--stack-export", type=Path, metavar="FILE", help="a `pulumi stack export` file")
+    source.add_argument("--preview-json", type=Path, metavar="FILE", help="a `pulumi preview --json` file")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="policy pack config, as for --policy-pack-config (default for a stack: policies/config/<stack>.json)",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _targets(args: argparse.Namespace) -> list[tuple[str, Any, Path | None]]:
+    """(label, graph loader, config path) for each graph to check."""
+    if args.all_stacks or args.stack:
+        from offline.runtime import stacks
+
+        names = stacks() if args.all_stacks else [args.stack]
+        return [
+            (f"stack {name}", lambda name=name: _program_graph(name), args.config or _existing(stack_config_path(name)))
+            for name in names
+        ]
+    path: Path = args.stack_export or args.preview_json
+    reader = from_stack_export if args.stack_export else from_preview_json
+    return [(str(path), lambda: reader(json.loads(path.read_text())), args.config)]
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = _parser().parse_args(argv)
+    results = []
+    try:
+        for label, load_graph, config_path in _targets(args):
+            results.append(check(label, load_graph(), load(RULES, config_path)))
+    except (ConfigError, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump({"passed": all(r["report"].passed for r in results), "reports": [as_json(r) for r in results]}, out, indent=2)
+        print(file=out)
+    else:
+        for result in results:
+            print_human(result, out)
+    return 0 if all(r["report"].passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

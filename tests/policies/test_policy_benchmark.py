@@ -1,0 +1,55 @@
+"""The offline checker on synthetic stacks of 1k and 10k resources: throughput, and growth that stays linear."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from policies.guard import RULES
+from policies.guard.config import reconcile
+from policies.guard.engine import Report, evaluate
+from policies.guard.model import Graph
+from tests.policies.policy_builders import synthetic_graph, with_props
+
+CONFIG = reconcile(RULES, None)
+
+
+def check(graph: Graph) -> Report:
+    # A fresh Graph each time, so that building the indexes is measured too.
+    return evaluate(Graph(graph.resources), RULES, CONFIG)
+
+
+def seconds(graph: Graph, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        check(graph)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.fixture(scope="module")
+def graphs() -> dict[int, Graph]:
+    return {size: synthetic_graph(size) for size in (1_000, 10_000)}
+
+
+@pytest.mark.benchmark_run
+@pytest.mark.parametrize("size", [1_000, 10_000])
+def test_throughput(benchmark, graphs, size):
+    graph = with_props(graphs[size], "u0-api-get-orders", authorization="NONE", authorizerId=None)
+    report = benchmark.pedantic(check, args=(graph,), rounds=3, iterations=1)
+    assert report.resources == size
+    assert [(f.rule, f.urn.rsplit("::", 1)[1]) for f in report.findings] == [
+        ("apigateway-method-requires-authorizer", "u0-api-get-orders")]
+    benchmark.extra_info["resources_per_second"] = round(size / seconds(graph, repeats=1))
+
+
+@pytest.mark.benchmark_run
+def test_growth_is_linear(benchmark, graphs):
+    small, large = graphs[1_000], graphs[10_000]
+    check(small)  # policy_sentry's lookups are cached after the first run; both sizes are timed warm
+    per_resource = {size: seconds(graph) / size for size, graph in ((1_000, small), (10_000, large))}
+    benchmark.extra_info.update({f"us_per_resource_{size}": round(t * 1e6, 1) for size, t in per_resource.items()})
+    benchmark.pedantic(check, args=(large,), rounds=1, iterations=1)
+    assert per_resource[10_000] < 3 * per_resource[1_000], per_resource

@@ -1,0 +1,225 @@
+"""The real pack, started as the Pulumi CLI starts it and driven over the analyzer gRPC protocol, gives the
+same verdicts as the offline checker on the same graph."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent import futures
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
+
+from offline.runtime import REPO_ROOT, run_stack
+from policies.check import stack_config_path
+from policies.guard import RULES
+from policies.guard.adapters import from_program_run
+from policies.guard.config import RuleConfig, load, reconcile
+from policies.guard.engine import evaluate
+from policies.guard.model import UNKNOWN, Graph
+from tests.policies.policy_builders import wire, with_props
+
+PACK_DIR = REPO_ROOT / "policies"
+LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory"}
+UNKNOWN_REPORT = "can't run policy"  # the SDK's message for a policy that met an unknown value
+
+
+class RecordingEngine(engine_pb2_grpc.EngineServicer):
+    """The engine's side of the plugin protocol: the address the CLI passes, and a log sink."""
+
+    def __init__(self):
+        self.logs: list[str] = []
+
+    def Log(self, request, context):  # noqa: N802 (gRPC method name)
+        self.logs.append(f"{request.severity}: {request.message}")
+        return empty_pb2.Empty()
+
+    def GetRootResource(self, request, context):  # noqa: N802
+        return empty_pb2.Empty()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[tuple[str, RecordingEngine]]:
+    servicer = RecordingEngine()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    engine_pb2_grpc.add_EngineServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}", servicer
+    server.stop(0)
+
+
+# How the CLI starts a Python pack (pulumi-analyzer-policy-python: `python -u -m pulumi.policy <engine> .`
+# with the pack directory as cwd), and the pack's script run directly.
+LAUNCHERS = {"cli-shim": ["-u", "-m", "pulumi.policy"], "script": ["-u", "__main__.py"]}
+
+
+@pytest.fixture(scope="module", params=sorted(LAUNCHERS))
+def pack(request, engine) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    address, _ = engine
+    env = {**os.environ, "PULUMI_PROJECT": "secure-serverless", "PULUMI_STACK": "dev", "PULUMI_DRY_RUN": "true",
+           "PULUMI_CONFIG": "{}"}
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and pack)
+        [sys.executable, *LAUNCHERS[request.param], address, "."],
+        cwd=PACK_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        port = process.stdout.readline().strip()
+        assert port.isdigit(), f"the pack printed {port!r}; stderr: {process.stderr.read() if process.poll() else ''}"
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        grpc.channel_ready_future(channel).result(timeout=30)
+        yield analyzer_pb2_grpc.AnalyzerStub(channel)
+        channel.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def struct(value: dict) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(wire(value))
+    return message
+
+
+def start(stub: analyzer_pb2_grpc.AnalyzerStub, config: dict[str, RuleConfig]) -> analyzer_pb2.AnalyzerInfo:
+    """What the CLI does before analyzing: handshake, stack, info, then the reconciled config."""
+    try:
+        stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(engine_address="127.0.0.1:0", root_directory=str(PACK_DIR),
+                                                             program_directory=str(PACK_DIR)))
+    except grpc.RpcError as error:  # the CLI falls back to the older protocol when a pack has no Handshake
+        assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack="dev", project="secure-serverless", dry_run=True))
+    info = stub.GetAnalyzerInfo(empty_pb2.Empty())
+    levels = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY,
+              "disabled": analyzer_pb2.DISABLED, "remediate": analyzer_pb2.REMEDIATE}
+    stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
+        name: analyzer_pb2.PolicyConfig(enforcementLevel=levels[c.enforcement], properties=struct(c.properties))
+        for name, c in config.items()
+    }))
+    return info
+
+
+def analyze(stub: analyzer_pb2_grpc.AnalyzerStub, graph: Graph) -> tuple[set, set]:
+    """Analyze per resource, then AnalyzeStack, as the engine does in a preview.
+
+    Returns ({(policy, urn, level)} of violations, {(policy, urn)} of "can't run during preview" reports).
+    """
+    violations, unknown = set(), set()
+
+    def collect(diagnostics, urn=""):
+        for d in diagnostics:
+            if UNKNOWN_REPORT in d.message:
+                unknown.add((d.policyName, d.urn or urn))
+            else:
+                violations.add((d.policyName, d.urn or urn, LEVELS[d.enforcementLevel]))
+
+    for r in graph.resources:
+        options = analyzer_pb2.AnalyzerResourceOptions(parent=r.parent or "")
+        response = stub.Analyze(analyzer_pb2.AnalyzeRequest(type=r.type, properties=struct(r.props), urn=r.urn,
+                                                            name=r.name, options=options))
+        collect(response.diagnostics, r.urn)  # the CLI ties a resource policy's diagnostic to that resource
+    response = stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[
+        analyzer_pb2.AnalyzerResource(
+            type=r.type, properties=struct(r.props), urn=r.urn, name=r.name,
+            options=analyzer_pb2.AnalyzerResourceOptions(parent=r.parent or ""), parent=r.parent or "",
+            dependencies=list(r.dependencies),
+            propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
+                                  for k, v in r.property_dependencies.items() if v},
+        )
+        for r in graph.resources
+    ]))
+    collect(response.diagnostics)
+    return violations, unknown
+
+
+def offline(graph: Graph, config: dict[str, RuleConfig]) -> tuple[set, set]:
+    report = evaluate(graph, RULES, config)
+    by_rule = {r.id: r for r in RULES}
+    violations = {(f.rule, f.urn, f.enforcement) for f in report.findings if f.verified}
+    # A stack policy's unknowns come back as one report for the whole stack (no URN).
+    unknown = {(f.rule, "" if by_rule[f.rule].needs_graph else f.urn) for f in report.unverifiable}
+    return violations, unknown
+
+
+def test_analyzer_info_lists_every_rule(pack):
+    info = start(pack, reconcile(RULES, None))
+    assert info.name == "secure-serverless" and info.supportsConfig
+    policies = {p.name: p for p in info.policies}
+    assert list(policies) == [r.id for r in RULES]
+    for rule in RULES:
+        policy = policies[rule.id]
+        assert LEVELS[policy.enforcementLevel] == rule.enforcement
+        assert policy.description == rule.description and policy.remediation_steps == rule.remediation
+        kind = analyzer_pb2.POLICY_TYPE_STACK if rule.needs_graph else analyzer_pb2.POLICY_TYPE_RESOURCE
+        assert policy.policy_type == kind
+        assert set(policy.configSchema.properties.keys()) == set(rule.config_schema)
+
+
+def broken(reference: Graph) -> Graph:
+    graph = with_props(reference, "api-get-orders", authorization="NONE", authorizerId=None)
+    graph = with_props(graph, "worker-policy", policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sqs:*", "iam:PassRole"], "Resource": "*"}]}))
+    graph = with_props(graph, "api-get-health-permission", principal="*")
+    graph = with_props(graph, "stream", encryptionType="NONE")
+    graph = with_props(graph, "uploads-pab", blockPublicPolicy=False)
+    return with_props(graph, "health-policy", policy=UNKNOWN)
+
+
+@pytest.mark.parametrize("config", [None, {"all": "mandatory"}], ids=["defaults", "all-mandatory"])
+def test_same_verdicts_as_the_offline_checker(pack, engine, reference, config):
+    graph = broken(reference)
+    reconciled = reconcile(RULES, config)
+    start(pack, reconciled)
+    violations, unknown = analyze(pack, graph)
+    assert (violations, unknown) == offline(graph, reconciled)
+    rules = {v[0] for v in violations}
+    assert rules == {"apigateway-method-requires-authorizer", "iam-no-wildcard-actions", "iam-no-wildcard-resources",
+                     "iam-no-privilege-escalation", "lambda-permission-scoped", "kinesis-stream-encrypted",
+                     "s3-bucket-public-access-blocked"}
+    assert {u[0] for u in unknown} >= {"iam-no-wildcard-actions", "iam-no-privilege-escalation"}
+    assert not [log for log in engine[1].logs if log.startswith("3:")]  # no error logged through the engine
+
+
+def test_an_unknown_at_preview_is_decided_once_known(pack, reference):
+    start(pack, reconcile(RULES, None))
+    wide = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    preview, _ = analyze(pack, with_props(reference, "health-policy", policy=UNKNOWN))
+    update, _ = analyze(pack, with_props(reference, "health-policy", policy=wide))
+    assert not [v for v in preview if v[2] == "mandatory"]
+    assert {v[0] for v in update if v[2] == "mandatory"} == {"iam-no-wildcard-actions", "iam-no-wildcard-resources"}
+
+
+@pytest.mark.skipif(not (REPO_ROOT / "__main__.py").exists(), reason="the Pulumi program (__main__.py) is not written yet")
+def test_same_verdicts_on_our_dev_stack(pack):
+    graph = from_program_run(run_stack("dev"))
+    method = next(r for r in graph.resources if r.props.get("authorization") == "COGNITO_USER_POOLS")
+    graph = with_props(graph, method.name, authorization="NONE", authorizerId=None)
+    for config in (load(RULES, stack_config_path("dev")), reconcile(RULES, None)):
+        start(pack, config)
+        verdicts = analyze(pack, graph)
+        assert verdicts == offline(graph, config)
+        assert ("apigateway-method-requires-authorizer", method.urn, "mandatory") in verdicts[0]
+
+
+def test_the_pack_needs_only_its_own_requirements():
+    """The pack's venv has policies/requirements.txt only: the rules must not reach for the dev tools."""
+    probe = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'jsonschema', 'offline', 'policies', 'hypothesis', 'pytest'}:\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "sys.path.insert(0, '.')\n"
+        "import guard, guard.crossguard\n"
+        "print(len(guard.crossguard.policies(guard.RULES)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PACK_DIR, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len(RULES)
