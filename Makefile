@@ -22,7 +22,7 @@ preview: $(STAMP)
 	$(PY) -m policies.check --all-stacks
 
 bench: $(STAMP)
-	$(PY) -m pytest tests -m benchmark_run --benchmark-enable -p no:randomly
+	$(PY) -m pytest tests -m benchmark_run --benchmark-enable
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -24,6 +24,7 @@ import pulumi_aws as aws
 
 from components.email_templates import EmailTemplate, load_templates, sender_manifest
 from components.function import Condition, PythonFunction, PythonFunctionArgs, Statement
+from components.queues import dead_letter_queue, guard_dead_letter_queue, redrive_policy
 from components.settings import Settings
 
 # Events the configuration set publishes; the first four are the ones an operator watches.
@@ -32,7 +33,6 @@ EVENT_TYPES = ("SEND", "DELIVERY", "BOUNCE", "COMPLAINT", "REJECT", "RENDERING_F
 TEMPLATE_TAG = "template"
 CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 SEND_ACTIONS = ("ses:SendTemplatedEmail",)
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time for a human to look and redrive
 OUTBOX_RETENTION_SECONDS = 4 * 24 * 3600
 
 
@@ -200,14 +200,7 @@ class EmailSender(pulumi.ComponentResource):
         }
 
         # --- the outbox
-        self.dlq = aws.sqs.Queue(
-            f"{name}-dlq",
-            name=plan.dlq_name,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            tags=tags,
-            opts=child,
-        )
+        self.dlq = dead_letter_queue(name, plan.dlq_name, tags, child)
         self.queue = aws.sqs.Queue(
             f"{name}-outbox",
             name=plan.outbox_name,
@@ -215,35 +208,11 @@ class EmailSender(pulumi.ComponentResource):
             message_retention_seconds=OUTBOX_RETENTION_SECONDS,
             receive_wait_time_seconds=20,
             sqs_managed_sse_enabled=True,
-            redrive_policy=pulumi.Output.json_dumps(
-                {"deadLetterTargetArn": self.dlq.arn, "maxReceiveCount": plan.max_receive_count}
-            ),
+            redrive_policy=redrive_policy(self.dlq, plan.max_receive_count),
             tags=tags,
             opts=child,
         )
-        aws.sqs.RedriveAllowPolicy(
-            f"{name}-dlq-redrive-allow",
-            queue_url=self.dlq.url,
-            redrive_allow_policy=pulumi.Output.json_dumps(
-                {"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}
-            ),
-            opts=child,
-        )
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-dlq-alarm",
-            alarm_description="Email jobs failed every attempt and wait in the DLQ: read the sender's logs, then redrive.",
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.dlq.name},
-            statistic="Maximum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            tags=tags,
-            opts=child,
-        )
+        guard_dead_letter_queue(name, self.dlq, self.queue, "Email jobs", tags, child)
 
         # --- the sender
         self.sender = PythonFunction(

@@ -23,12 +23,12 @@ import pulumi_aws as aws
 
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.function import PythonFunction, PythonFunctionArgs, Statement
+from components.queues import DLQ_RETENTION_SECONDS, dead_letter_queue, guard_dead_letter_queue, redrive_policy
 from components.secure_api import Route, SecureApi
 from components.settings import Settings
 
 RECEIPTS_PREFIX = "receipts/"
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # SQS default; the DLQ keeps a message longer than its source queue
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time for a human to look and redrive
 FIFO_MAX_BATCH = 10
 STANDARD_MAX_BATCH = 10_000
 MAX_VISIBILITY_SECONDS = 12 * 3600
@@ -145,35 +145,6 @@ def get_statements(receipts_arn: pulumi.Input[str]) -> list[Statement]:
     return [Statement(actions=list(RECEIPT_READ_ACTIONS), resources=[receipts_arn], sid="ReadReceipts")]
 
 
-def guard_dead_letter_queue(name: str, dlq: aws.sqs.Queue, source: aws.sqs.Queue, what: str,
-                            tags: dict[str, str], opts: pulumi.ResourceOptions) -> None:
-    """Only `source` may redrive into `dlq`, and an alarm fires as soon as anything waits there.
-
-    Shared shape with EmailSender's outbox DLQ: a candidate for a common building block.
-    """
-    aws.sqs.RedriveAllowPolicy(
-        f"{name}-dlq-redrive-allow",
-        queue_url=dlq.url,
-        redrive_allow_policy=pulumi.Output.json_dumps({"redrivePermission": "byQueue", "sourceQueueArns": [source.arn]}),
-        opts=opts,
-    )
-    aws.cloudwatch.MetricAlarm(
-        f"{name}-dlq-alarm",
-        alarm_description=f"{what} failed every attempt and wait in the DLQ: read the consumer's logs, then redrive.",
-        namespace="AWS/SQS",
-        metric_name="ApproximateNumberOfMessagesVisible",
-        dimensions={"QueueName": dlq.name},
-        statistic="Maximum",
-        period=300,
-        evaluation_periods=1,
-        threshold=0,
-        comparison_operator="GreaterThanThreshold",
-        treat_missing_data="notBreaching",
-        tags=tags,
-        opts=opts,
-    )
-
-
 @dataclass(frozen=True)
 class OrderPipelineArgs:
     settings: Settings
@@ -204,24 +175,14 @@ class OrderPipeline(pulumi.ComponentResource):
         plan = plan_queues(settings, name)
         fifo = {"fifo_queue": True, "content_based_deduplication": False} if plan.fifo else {}
 
-        self.dlq = aws.sqs.Queue(
-            f"{name}-dlq",
-            name=plan.dlq_name,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            tags=tags,
-            opts=child,
-            **fifo,
-        )
+        self.dlq = dead_letter_queue(name, plan.dlq_name, tags, child, fifo=plan.fifo)
         self.queue = aws.sqs.Queue(
             f"{name}-queue",
             name=plan.queue_name,
             visibility_timeout_seconds=plan.visibility_timeout_seconds,
             message_retention_seconds=QUEUE_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
-            redrive_policy=pulumi.Output.json_dumps(
-                {"deadLetterTargetArn": self.dlq.arn, "maxReceiveCount": plan.max_receive_count}
-            ),
+            redrive_policy=redrive_policy(self.dlq, plan.max_receive_count),
             tags=tags,
             opts=child,
             **fifo,

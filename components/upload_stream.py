@@ -26,6 +26,7 @@ import pulumi_aws as aws
 
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.function import Condition, PythonFunction, PythonFunctionArgs, Statement
+from components.queues import backlog_alarm
 from components.secure_api import Route, SecureApi
 from components.settings import STARTING_POSITIONS, Settings
 
@@ -263,23 +264,13 @@ class UploadStream(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.cloudwatch.MetricAlarm(
+        backlog_alarm(
             f"{name}-failures-alarm",
-            alarm_description=(
-                "Upload records exhausted their retries: each message names the shard and sequence range; re-read "
-                "them from the stream before its retention ends and check the process function's logs."
-            ),
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.failure_queue.name},
-            statistic="Maximum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            tags=tags,
-            opts=child,
+            self.failure_queue,
+            "Upload records or events exhausted their retries: each message names the shard and sequence range "
+            "(or the S3 event); re-read them before the stream's retention ends and check the functions' logs.",
+            tags,
+            child,
         )
 
         environment = plan_environment(settings, self.uploads.bucket_name, self.processed.bucket_name,
@@ -307,7 +298,8 @@ class UploadStream(pulumi.ComponentResource):
                                 "Issues a presigned POST for one key under the caller's prefix", schemas=("upload_url",))
         self.lister = function("list", "uploads_list", list_statements(self.uploads.arn, processed_objects),
                              "Lists the caller's uploads and links to their results")
-        self.ingest = function("ingest", "uploads_ingest", ingest_statements(uploads_objects, self.stream.arn, self.failure_queue.arn, key),
+        self.ingest = function("ingest", "uploads_ingest",
+                               ingest_statements(uploads_objects, self.stream.arn, self.failure_queue.arn, key),
                                "Publishes each new upload to the stream")
         self.process = function(
             "process",

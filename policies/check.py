@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -45,9 +45,15 @@ def _components(graph: Graph) -> list[tuple[str, dict[str, int]]]:
     return list(types_by_component(graph))  # type: ignore[arg-type]
 
 
-def check(label: str, graph: Graph, config: dict[str, RuleConfig]) -> dict[str, Any]:
-    report = evaluate(graph, RULES, config)
-    return {"label": label, "report": report, "components": _components(graph)}
+@dataclass(frozen=True)
+class Result:
+    label: str
+    report: Report
+    components: list[tuple[str, dict[str, int]]]
+
+
+def check(label: str, graph: Graph, config: dict[str, RuleConfig]) -> Result:
+    return Result(label, evaluate(graph, RULES, config), _components(graph))
 
 
 def _group(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
@@ -64,10 +70,10 @@ def _counts(report: Report) -> str:
     )
 
 
-def print_human(result: dict[str, Any], out: TextIO) -> None:
-    report: Report = result["report"]
-    print(f"== {result['label']}: {report.resources} resources", file=out)
-    for component, types in result["components"]:
+def print_human(result: Result, out: TextIO) -> None:
+    report = result.report
+    print(f"== {result.label}: {report.resources} resources", file=out)
+    for component, types in result.components:
         print(f"  {component}", file=out)
         for type_token, count in sorted(types.items()):
             print(f"      {count:4d}  {type_token}", file=out)
@@ -83,13 +89,13 @@ def print_human(result: dict[str, Any], out: TextIO) -> None:
         for f in report.unverifiable:
             print(f"  - [{f.enforcement}] {f.rule} {f.urn}\n      {f.message}", file=out)
     verdict = "PASS" if report.passed else "FAIL"
-    print(f"\nverdict {result['label']}: {verdict} ({_counts(report)})\n", file=out)
+    print(f"\nverdict {result.label}: {verdict} ({_counts(report)})\n", file=out)
 
 
-def as_json(result: dict[str, Any]) -> dict[str, Any]:
-    report: Report = result["report"]
+def as_json(result: Result) -> dict[str, Any]:
+    report = result.report
     return {
-        "label": result["label"],
+        "label": result.label,
         "resources": report.resources,
         "passed": report.passed,
         "counts": {
@@ -97,7 +103,7 @@ def as_json(result: dict[str, Any]) -> dict[str, Any]:
             "advisory": len(report.advisory),
             "unverifiable": len(report.unverifiable),
         },
-        "components": {component: types for component, types in result["components"]},
+        "components": dict(result.components),
         "findings": [asdict(f) for f in report.findings],
     }
 
@@ -147,13 +153,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except (ConfigError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    passed = all(r.report.passed for r in results)
     if args.json:
-        json.dump({"passed": all(r["report"].passed for r in results), "reports": [as_json(r) for r in results]}, out, indent=2)
+        json.dump({"passed": passed, "reports": [as_json(r) for r in results]}, out, indent=2)
         print(file=out)
     else:
         for result in results:
             print_human(result, out)
-    return 0 if all(r["report"].passed for r in results) else 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

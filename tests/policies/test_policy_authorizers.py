@@ -74,6 +74,15 @@ def test_an_unresolvable_route_is_not_silently_public(reference):
     assert method_findings(authorized) == {}
 
 
+def test_an_ambiguous_route_is_not_public(reference):
+    health = named(reference, "api-get-health")
+    register = named(reference, "api-register")
+    both = (register.urn, *health.property_dependencies["resourceId"])
+    ambiguous = replace(health, property_dependencies={"resourceId": both})
+    graph = Graph(ambiguous if r is health else r for r in reference.resources)
+    assert "cannot be resolved" in method_findings(graph)["api-get-health"][0]
+
+
 def test_authorizer_types_and_binding(reference):
     custom = with_props(reference, GET_ORDERS, authorization="CUSTOM")
     assert GET_ORDERS in method_findings(custom)

@@ -63,10 +63,13 @@ def _path(resource: Resource, graph: Graph, depth: int = 0) -> str | None:
 
 
 def _target(resource: Resource, prop: str, graph: Graph) -> list[Resource]:
-    """The REST resource (or the API, for its root resource) that `prop` of `resource` is the id of."""
-    return graph.referenced(resource, prop, {REST_RESOURCE, REST_API}) or graph.with_value(
+    """The REST resource (or the API, for its root resource) that `prop` of `resource` is the id of; none
+    when that is ambiguous, so that an unclear route is never taken for a public one."""
+    found = graph.referenced(resource, prop, {REST_RESOURCE, REST_API}) or graph.with_value(
         {REST_API}, "rootResourceId", resource.peek(prop)
     )
+    resources = [r for r in found if r.type == REST_RESOURCE]
+    return [] if len(resources) > 1 else resources or found[:1]
 
 
 @rule(

@@ -1,0 +1,75 @@
+"""SQS building blocks shared by every component that queues work: encrypted dead-letter queues that only
+their source may redrive into, and an alarm as soon as anything waits where nothing should."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time for a human to look and redrive
+
+
+def dead_letter_queue(
+    name: str, physical_name: str, tags: dict[str, str], opts: pulumi.ResourceOptions, *, fifo: bool = False
+) -> aws.sqs.Queue:
+    """`f"{name}-dlq"`: SSE, the longest retention SQS allows, FIFO when its source is."""
+    return aws.sqs.Queue(
+        f"{name}-dlq",
+        name=physical_name,
+        message_retention_seconds=DLQ_RETENTION_SECONDS,
+        sqs_managed_sse_enabled=True,
+        tags=tags,
+        opts=opts,
+        **({"fifo_queue": True, "content_based_deduplication": False} if fifo else {}),
+    )
+
+
+def redrive_policy(dlq: aws.sqs.Queue, max_receive_count: int) -> pulumi.Output[str]:
+    """The source queue's redrive policy: after `max_receive_count` receives a message moves to `dlq`."""
+    return pulumi.Output.json_dumps({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": max_receive_count})
+
+
+def backlog_alarm(
+    resource_name: str, queue: aws.sqs.Queue, description: str, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.MetricAlarm:
+    """Alarm the moment one message is visible in `queue` (a DLQ or an on-failure queue)."""
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        alarm_description=description,
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": queue.name},
+        statistic="Maximum",
+        period=300,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        tags=tags,
+        opts=opts,
+    )
+
+
+def guard_dead_letter_queue(
+    name: str,
+    dlq: aws.sqs.Queue,
+    source: aws.sqs.Queue,
+    what: str,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """Only `source` may redrive into `dlq` (`f"{name}-dlq-redrive-allow"`), and `f"{name}-dlq-alarm"` fires
+    as soon as anything waits there."""
+    aws.sqs.RedriveAllowPolicy(
+        f"{name}-dlq-redrive-allow",
+        queue_url=dlq.url,
+        redrive_allow_policy=pulumi.Output.json_dumps({"redrivePermission": "byQueue", "sourceQueueArns": [source.arn]}),
+        opts=opts,
+    )
+    backlog_alarm(
+        f"{name}-dlq-alarm",
+        dlq,
+        f"{what} failed every attempt and wait in the DLQ: read the consumer's logs, then redrive.",
+        tags,
+        opts,
+    )
