@@ -13,6 +13,7 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt policies/requirements.txt
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lint: $(STAMP)

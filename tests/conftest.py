@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pulumi
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,14 +38,30 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 # ---------------------------------------------------------------------------------------------- program
 
 
+class RecordingMocks(RealisticMocks):
+    """Realistic provider answers that also keep every registration and invoke the program made."""
+
+    def __init__(self) -> None:
+        self.registrations: list[pulumi.runtime.MockResourceArgs] = []
+        self.invokes: list[pulumi.runtime.MockCallArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        self.registrations.append(args)
+        return super().new_resource(args)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        self.invokes.append(args)
+        return super().call(args)
+
+
 @pytest.fixture
-def recording_mocks() -> RealisticMocks:
+def recording_mocks() -> RecordingMocks:
     """Fresh provider mocks per test (the runtime, config and event loop are reset by run_program)."""
-    return RealisticMocks()
+    return RecordingMocks()
 
 
 @pytest.fixture
-def run_pulumi(recording_mocks: RealisticMocks) -> Callable[..., ProgramRun]:
+def run_pulumi(recording_mocks: RecordingMocks) -> Callable[..., ProgramRun]:
     """Run an arbitrary program function under fresh recording mocks: `run_pulumi(fn, stack="dev", config=...)`."""
 
     def run(program: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] | None = None,

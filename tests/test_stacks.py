@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from policy_sentry.querying.actions import get_actions_that_support_wildcard_arns_only
 
 from offline.runtime import run_stack, stacks
@@ -170,3 +169,19 @@ def test_prod_protects_data_and_dev_does_not() -> None:
     prod_retention = {g.inputs["retentionInDays"] for g in prod.of_type("aws:cloudwatch/logGroup:LogGroup")}
     dev_retention = {g.inputs["retentionInDays"] for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup")}
     assert min(prod_retention) > max(dev_retention)
+
+
+def test_the_program_only_reads_account_and_region_data(run_pulumi, recording_mocks) -> None:
+    """Data-source invokes run against the real account at preview: keep them few and known."""
+    import runpy
+
+    from offline.runtime import REPO_ROOT
+
+    run = run_pulumi(lambda: runpy.run_path(str(REPO_ROOT / "__main__.py")), stack="prod")
+    tokens = {call.token for call in recording_mocks.invokes}
+    assert tokens <= {"aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getRegion:getRegion",
+                      "aws:index/getPartition:getPartition", "aws:iam/getPolicyDocument:getPolicyDocument"}
+    assert "aws:index/getCallerIdentity:getCallerIdentity" in tokens
+    custom = [r for r in run.resources if r.custom]
+    assert len(recording_mocks.registrations) == len(run.resources)
+    assert {a.name for a in recording_mocks.registrations if a.custom} == {r.name for r in custom}
