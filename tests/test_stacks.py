@@ -185,3 +185,34 @@ def test_the_program_only_reads_account_and_region_data(run_pulumi, recording_mo
     custom = [r for r in run.resources if r.custom]
     assert len(recording_mocks.registrations) == len(run.resources)
     assert {a.name for a in recording_mocks.registrations if a.custom} == {r.name for r in custom}
+
+
+# Provider endpoint key for each resource module the program uses (the provider's `endpoints` names).
+ENDPOINT_FOR_MODULE = {
+    "apigateway": "apigateway", "cognito": "cognitoidp", "iam": "iam", "kinesis": "kinesis", "lambda": "lambda",
+    "s3": "s3", "ses": "ses", "sesv2": "sesv2", "sqs": "sqs", "kms": "kms",
+}
+
+
+def test_local_stack_sends_every_service_the_program_uses_to_localstack() -> None:
+    import yaml
+
+    from offline.runtime import REPO_ROOT
+
+    config = yaml.safe_load((REPO_ROOT / "Pulumi.local.yaml").read_text())["config"]
+    endpoints = {k: v for entry in config["aws:endpoints"] for k, v in entry.items()}
+    assert set(endpoints.values()) == {"http://localhost:4566"}
+    needed = {"sts"}  # getCallerIdentity
+    for resource in run_stack("local").resources:
+        if not resource.custom:
+            continue
+        module, kind = resource.type.split(":")[1].split("/")
+        if module == "cloudwatch":
+            needed.add("cloudwatchlogs" if kind.startswith("logGroup") else "cloudwatch")
+        else:
+            needed.add(ENDPOINT_FOR_MODULE[module])
+    assert needed <= set(endpoints), needed - set(endpoints)
+    assert config["aws:region"] == "us-east-1"
+    assert (config["aws:accessKey"], config["aws:secretKey"]) == ("test", "test")
+    assert config["aws:skipCredentialsValidation"] and config["aws:skipRequestingAccountId"]
+    assert config["aws:s3UsePathStyle"] is True
