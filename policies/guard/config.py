@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from .rule import Rule
+from .rule import PACK_ONLY_POLICIES, Rule
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 
@@ -53,6 +53,11 @@ def reconcile(rules: Iterable[Rule], given: Mapping[str, Any] | None) -> dict[st
         if level is not None:
             result = {k: RuleConfig(level, v.properties) for k, v in result.items()}
     for name, value in given.items():
+        if name in PACK_ONLY_POLICIES:
+            level, properties = _split(name, value)
+            if properties:
+                raise ConfigError(f"{name}: takes only an enforcement level, not {sorted(properties)}")
+            continue
         if name not in result:
             raise ConfigError(f"{name}: no such rule (rules: {', '.join(sorted(result))})")
         level, properties = _split(name, value)

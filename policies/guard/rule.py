@@ -11,6 +11,10 @@ from .model import Graph, Resource, Unverifiable
 
 MANDATORY = "mandatory"
 ADVISORY = "advisory"
+# Policies that exist only in the CrossGuard pack (no rule of their own): a pack config may set their level,
+# which the offline checker validates and otherwise ignores.
+RECHECK = "resource-rules-recheck"
+PACK_ONLY_POLICIES = (RECHECK,)
 
 EXEMPT = "exemptResources"
 

@@ -7,8 +7,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent import futures
+from typing import NamedTuple
 
 import grpc
 import pytest
@@ -20,9 +21,10 @@ from policies.check import stack_config_path
 from policies.guard import RULES
 from policies.guard.adapters import from_program_run
 from policies.guard.config import RuleConfig, load, reconcile
+from policies.guard.crossguard import RECHECK
 from policies.guard.engine import evaluate
-from policies.guard.model import UNKNOWN, Graph
-from tests.policies.policy_builders import wire, with_props
+from policies.guard.model import UNKNOWN, Graph, Resource
+from tests.policies.policy_builders import allow, document, named, wire, with_props
 
 PACK_DIR = REPO_ROOT / "policies"
 LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory"}
@@ -104,25 +106,26 @@ def start(stub: analyzer_pb2_grpc.AnalyzerStub, config: dict[str, RuleConfig]) -
     return info
 
 
-def analyze(stub: analyzer_pb2_grpc.AnalyzerStub, graph: Graph) -> tuple[set, set]:
-    """Analyze per resource, then AnalyzeStack, as the engine does in a preview.
+class Diagnostic(NamedTuple):
+    policy: str
+    urn: str
+    level: str
+    message: str
 
-    Returns ({(policy, urn, level)} of violations, {(policy, urn)} of "can't run during preview" reports).
-    """
-    violations, unknown = set(), set()
+    @property
+    def unknown(self) -> bool:
+        return UNKNOWN_REPORT in self.message
 
-    def collect(diagnostics, urn=""):
-        for d in diagnostics:
-            if UNKNOWN_REPORT in d.message:
-                unknown.add((d.policyName, d.urn or urn))
-            else:
-                violations.add((d.policyName, d.urn or urn, LEVELS[d.enforcementLevel]))
 
-    for r in graph.resources:
-        options = analyzer_pb2.AnalyzerResourceOptions(parent=r.parent or "")
-        response = stub.Analyze(analyzer_pb2.AnalyzeRequest(type=r.type, properties=struct(r.props), urn=r.urn,
-                                                            name=r.name, options=options))
-        collect(response.diagnostics, r.urn)  # the CLI ties a resource policy's diagnostic to that resource
+def analyze_resource(stub: analyzer_pb2_grpc.AnalyzerStub, r: Resource) -> list[Diagnostic]:
+    options = analyzer_pb2.AnalyzerResourceOptions(parent=r.parent or "")
+    response = stub.Analyze(analyzer_pb2.AnalyzeRequest(type=r.type, properties=struct(r.props), urn=r.urn,
+                                                        name=r.name, options=options))
+    # The CLI ties a resource policy's diagnostic to the resource it analyzed.
+    return [Diagnostic(d.policyName, d.urn or r.urn, LEVELS[d.enforcementLevel], d.message) for d in response.diagnostics]
+
+
+def analyze_stack(stub: analyzer_pb2_grpc.AnalyzerStub, graph: Graph) -> list[Diagnostic]:
     response = stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[
         analyzer_pb2.AnalyzerResource(
             type=r.type, properties=struct(r.props), urn=r.urn, name=r.name,
@@ -133,8 +136,19 @@ def analyze(stub: analyzer_pb2_grpc.AnalyzerStub, graph: Graph) -> tuple[set, se
         )
         for r in graph.resources
     ]))
-    collect(response.diagnostics)
-    return violations, unknown
+    return [Diagnostic(d.policyName, d.urn, LEVELS[d.enforcementLevel], d.message) for d in response.diagnostics]
+
+
+def verdicts(diagnostics: Iterable[Diagnostic]) -> tuple[set, set]:
+    """({(policy, urn, level)} of violations, {(policy, urn)} of "can't run during preview" reports)."""
+    diagnostics = list(diagnostics)
+    return ({(d.policy, d.urn, d.level) for d in diagnostics if not d.unknown},
+            {(d.policy, d.urn) for d in diagnostics if d.unknown})
+
+
+def analyze(stub: analyzer_pb2_grpc.AnalyzerStub, graph: Graph) -> tuple[set, set]:
+    """Analyze per resource, then AnalyzeStack, as the engine does in a preview."""
+    return verdicts([*(d for r in graph.resources for d in analyze_resource(stub, r)), *analyze_stack(stub, graph)])
 
 
 def offline(graph: Graph, config: dict[str, RuleConfig]) -> tuple[set, set]:
@@ -143,6 +157,9 @@ def offline(graph: Graph, config: dict[str, RuleConfig]) -> tuple[set, set]:
     violations = {(f.rule, f.urn, f.enforcement) for f in report.findings if f.verified}
     # A stack policy's unknowns come back as one report for the whole stack (no URN).
     unknown = {(f.rule, "" if by_rule[f.rule].needs_graph else f.urn) for f in report.unverifiable}
+    # The pack defers a blocking resource rule's unknown to its re-check, which cannot decide it either.
+    if any(not by_rule[f.rule].needs_graph and f.enforcement == "mandatory" for f in report.unverifiable):
+        unknown.add((RECHECK, ""))
     return violations, unknown
 
 
@@ -150,7 +167,10 @@ def test_analyzer_info_lists_every_rule(pack):
     info = start(pack, reconcile(RULES, None))
     assert info.name == "secure-serverless" and info.supportsConfig
     policies = {p.name: p for p in info.policies}
-    assert list(policies) == [r.id for r in RULES]
+    assert list(policies) == [*(r.id for r in RULES), RECHECK]
+    recheck = policies[RECHECK]
+    assert recheck.policy_type == analyzer_pb2.POLICY_TYPE_STACK and LEVELS[recheck.enforcementLevel] == "mandatory"
+    assert recheck.description and recheck.remediation_steps
     for rule in RULES:
         policy = policies[rule.id]
         assert LEVELS[policy.enforcementLevel] == rule.enforcement
@@ -194,7 +214,88 @@ def test_an_unknown_at_preview_is_decided_once_known(pack, reference):
     assert {v[0] for v in update if v[2] == "mandatory"} == {"iam-no-wildcard-actions", "iam-no-wildcard-resources"}
 
 
-@pytest.mark.skipif(not (REPO_ROOT / "__main__.py").exists(), reason="the Pulumi program (__main__.py) is not written yet")
+# resource-rules-recheck: a (rule, URN) a mandatory resource rule could not judge at Analyze is judged again in
+# AnalyzeStack, in the same analyzer process, on the stack's final state.
+SCOPING = {"iam-no-wildcard-actions", "iam-no-wildcard-resources"}  # the resource rules that read a RolePolicy
+WIDE = document(allow("s3:*", "*"))
+
+
+def begin(stub: analyzer_pb2_grpc.AnalyzerStub, config: dict | None = None) -> None:
+    start(stub, reconcile(RULES, config))
+    analyze_stack(stub, Graph([]))  # the pack process is shared: end any run an earlier test left open
+
+
+def preview_analyze(stub: analyzer_pb2_grpc.AnalyzerStub, graph: Graph) -> list[Diagnostic]:
+    return [d for r in graph.resources for d in analyze_resource(stub, r)]
+
+
+def rechecked(diagnostics: Iterable[Diagnostic]) -> set[tuple[str, str, str]]:
+    """{(original rule, urn, level)} of the re-check's violations (the SDK puts the description first)."""
+    return {(d.message.splitlines()[-1].split(": ", 1)[0], d.urn, d.level)
+            for d in diagnostics if d.policy == RECHECK and not d.unknown}
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    (None, SCOPING),
+    ({"iam-no-wildcard-actions": "advisory"}, {"iam-no-wildcard-resources"}),  # advice must not become a block
+    ({"all": "advisory"}, set()),
+], ids=["defaults", "one-advisory", "all-advisory"])
+def test_recheck_reports_a_deferred_violation_under_its_rule(pack, reference, config, expected):
+    begin(pack, config)
+    subject = named(reference, "health-policy").urn
+    at_analyze = preview_analyze(pack, with_props(reference, "health-policy", policy=UNKNOWN))
+    assert verdicts(at_analyze) == (set(), {(rule, subject) for rule in SCOPING})
+    at_stack = analyze_stack(pack, with_props(reference, "health-policy", policy=WIDE))
+    assert rechecked(at_stack) == {(rule, subject, "mandatory") for rule in expected}
+    assert not [d for d in at_stack if d.policy in SCOPING]  # resource policies never run at AnalyzeStack
+
+
+def test_recheck_passes_a_deferred_resource_that_ends_compliant(pack, reference):
+    begin(pack)
+    at_analyze = preview_analyze(pack, with_props(reference, "health-policy", policy=UNKNOWN))
+    assert {d.policy for d in at_analyze if d.unknown} == SCOPING
+    assert verdicts(analyze_stack(pack, reference)) == (set(), set())
+
+
+def test_a_deferral_settled_by_a_later_analyze_is_reported_once(pack, reference):
+    """The `up` path: Analyze re-sent with resolved inputs decides it, so the re-check must not report it again."""
+    begin(pack)
+    final = with_props(reference, "health-policy", policy=WIDE)
+    subject = named(final, "health-policy")
+    preview_analyze(pack, with_props(reference, "health-policy", policy=UNKNOWN))
+    at_update = analyze_resource(pack, subject)
+    found = [*at_update, *analyze_stack(pack, final)]
+    about_subject = [d for d in found if d.urn == subject.urn]
+    assert sorted((d.policy, d.level) for d in about_subject) == [(rule, "mandatory") for rule in sorted(SCOPING)]
+
+
+def test_a_deferral_still_unknown_at_analyze_stack_is_reported_not_passed(pack, reference):
+    begin(pack)
+    preview = with_props(reference, "health-policy", policy=UNKNOWN)
+    subject = named(preview, "health-policy").urn
+    preview_analyze(pack, preview)
+    [report] = [d for d in analyze_stack(pack, preview) if d.policy == RECHECK]
+    assert report.unknown and report.level == "advisory" and report.urn == ""
+    assert subject in report.message and all(rule in report.message for rule in SCOPING)
+    assert not [d for d in analyze_stack(pack, preview) if d.policy == RECHECK]  # that run is over
+
+
+def test_recheck_does_not_repeat_what_analyze_already_reported(pack, reference):
+    """A document with a known wildcard and an unknown action: Analyze reports the first, the re-check only the
+    second."""
+    begin(pack)
+    target = "arn:aws:sqs:us-east-1:123456789012:orders-q"
+    partly = document(allow("s3:*", "arn:aws:s3:::uploads-bucket"), allow(UNKNOWN, target))
+    subject = named(reference, "health-policy").urn
+    at_analyze = preview_analyze(pack, with_props(reference, "health-policy", policy=partly))
+    [known] = [d.message for d in at_analyze if d.policy == "iam-no-wildcard-actions" and not d.unknown]
+    at_stack = analyze_stack(pack, with_props(reference, "health-policy", policy=document(
+        allow("s3:*", "arn:aws:s3:::uploads-bucket"), allow("sqs:*", target))))
+    assert rechecked(at_stack) == {("iam-no-wildcard-actions", subject, "mandatory")}
+    [again] = [d.message for d in at_stack if d.policy == RECHECK]
+    assert "sqs:*" in again and "s3:*" in known and "s3:*" not in again
+
+
 def test_same_verdicts_on_our_dev_stack(pack):
     graph = from_program_run(run_stack("dev"))
     method = next(r for r in graph.resources if r.props.get("authorization") == "COGNITO_USER_POOLS")
@@ -222,4 +323,4 @@ def test_the_pack_needs_only_its_own_requirements():
     done = subprocess.run([sys.executable, "-c", probe], cwd=PACK_DIR, capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout) == len(RULES)
+    assert int(done.stdout) == len(RULES) + 1  # and resource-rules-recheck
