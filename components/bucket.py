@@ -66,31 +66,33 @@ class SecureBucket(pulumi.ComponentResource):
             **{flag: True for flag in PUBLIC_ACCESS_BLOCKS},
             opts=child,
         )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=self.bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=self.bucket.id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    # No `bucket_key_enabled`: S3 documents Bucket Keys for SSE-KMS only; with SSE-S3 it does nothing.
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                         sse_algorithm="AES256"
                     ),
-                    bucket_key_enabled=True,
                 )
             ],
             opts=child,
         )
         # Applied after the public access block so the policy can never be evaluated on an open bucket.
-        aws.s3.BucketPolicy(
+        policy = aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=self.bucket.id,
             policy=tls_only_policy(self.bucket.arn),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        # Chained after the policy: S3 rejects concurrent public-access-block / policy / ownership writes on one
+        # bucket with "OperationAborted: A conflicting conditional operation is currently in progress".
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access, policy]),
         )
         lifecycle_rules = [
             aws.s3.BucketLifecycleConfigurationRuleArgs(

@@ -212,7 +212,7 @@ class EmailSender(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        guard_dead_letter_queue(name, self.dlq, self.queue, "Email jobs", tags, child)
+        guard_dead_letter_queue(name, self.dlq, self.queue, "Email jobs", tags, child, settings.alarm_actions)
 
         # --- the sender
         self.sender = PythonFunction(

@@ -118,6 +118,8 @@ class PythonFunctionArgs:
             raise ValueError(f"memory_mb must be 128..10240, got {self.memory_mb}")
         if self.reserved_concurrency is not None and not 1 <= self.reserved_concurrency <= 1000:
             raise ValueError(f"reserved_concurrency must be 1..1000, got {self.reserved_concurrency}")
+        if len(self.description) > 256:
+            raise ValueError(f"description is at most 256 characters (Lambda's limit), got {len(self.description)}")
         reserved = {"ALLOWED_ORIGINS", "STAGE", "SERVICE_NAME"} & set(self.environment)
         if reserved:
             raise ValueError(f"environment variables {sorted(reserved)} are set by PythonFunction")

@@ -187,7 +187,7 @@ class OrderPipeline(pulumi.ComponentResource):
             opts=child,
             **fifo,
         )
-        guard_dead_letter_queue(name, self.dlq, self.queue, "Orders", tags, child)
+        guard_dead_letter_queue(name, self.dlq, self.queue, "Orders", tags, child, settings.alarm_actions)
         self.receipts = SecureBucket(f"{name}-receipts", SecureBucketArgs(settings=settings, versioned=True), opts=child)
         receipts_arn = self.receipts.objects_arn(RECEIPTS_PREFIX)
 

@@ -3,6 +3,8 @@ their source may redrive into, and an alarm as soon as anything waits where noth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_aws as aws
 
@@ -30,12 +32,18 @@ def redrive_policy(dlq: aws.sqs.Queue, max_receive_count: int) -> pulumi.Output[
 
 
 def backlog_alarm(
-    resource_name: str, queue: aws.sqs.Queue, description: str, tags: dict[str, str], opts: pulumi.ResourceOptions
+    resource_name: str,
+    queue: aws.sqs.Queue,
+    description: str,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    actions: Sequence[str] = (),
 ) -> aws.cloudwatch.MetricAlarm:
-    """Alarm the moment one message is visible in `queue` (a DLQ or an on-failure queue)."""
+    """Alarm the moment one message is visible in `queue` (a DLQ or an on-failure queue), notifying `actions`."""
     return aws.cloudwatch.MetricAlarm(
         resource_name,
         alarm_description=description,
+        alarm_actions=list(actions),
         namespace="AWS/SQS",
         metric_name="ApproximateNumberOfMessagesVisible",
         dimensions={"QueueName": queue.name},
@@ -57,6 +65,7 @@ def guard_dead_letter_queue(
     what: str,
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
+    actions: Sequence[str] = (),
 ) -> None:
     """Only `source` may redrive into `dlq` (`f"{name}-dlq-redrive-allow"`), and `f"{name}-dlq-alarm"` fires
     as soon as anything waits there."""
@@ -72,4 +81,5 @@ def guard_dead_letter_queue(
         f"{what} failed every attempt and wait in the DLQ: read the consumer's logs, then redrive.",
         tags,
         opts,
+        actions,
     )

@@ -55,6 +55,15 @@ VALIDATION_ERROR_TEMPLATE = (
 )
 
 
+def gateway_response_templates() -> dict[str, str]:
+    """Response type -> body template of the gateway responses (read at call time: part of the redeploy key)."""
+    return {
+        "DEFAULT_4XX": GATEWAY_ERROR_TEMPLATE,
+        "DEFAULT_5XX": GATEWAY_ERROR_TEMPLATE,
+        "BAD_REQUEST_BODY": VALIDATION_ERROR_TEMPLATE,
+    }
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -73,6 +82,10 @@ class Route:
 class SecureApiArgs:
     settings: Settings
     routes: Sequence[Route] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # Methods, paths, duplicates, sibling parameters, API keys vs the usage plan: refused before any resource.
+        plan_routes([r.spec for r in self.routes], api_keys_enabled=self.settings.usage_plan.enabled)
 
 
 class SecureApi(pulumi.ComponentResource):
@@ -235,6 +248,9 @@ class SecureApi(pulumi.ComponentResource):
                 "schemas": {s: (HANDLERS_DIR / "schemas" / f"{s}.json").read_text() for s in plan.schemas},
                 "cors": list(settings.cors_origins),
                 "headers": CORS_ALLOWED_HEADERS,
+                # Gateway responses and preflight templates are part of the deployment snapshot too.
+                "gateway_responses": gateway_response_templates(),
+                "preflight": preflight_response_template(settings.cors_origins),
             },
         )
         deployment = aws.apigateway.Deployment(
@@ -416,11 +432,7 @@ class SecureApi(pulumi.ComponentResource):
             "gatewayresponse.header.Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOWED_HEADERS)}'",
             "gatewayresponse.header.Vary": "'Origin'",
         }
-        templates = {
-            "DEFAULT_4XX": GATEWAY_ERROR_TEMPLATE,
-            "DEFAULT_5XX": GATEWAY_ERROR_TEMPLATE,
-            "BAD_REQUEST_BODY": VALIDATION_ERROR_TEMPLATE,
-        }
+        templates = gateway_response_templates()
         return [
             aws.apigateway.Response(
                 f"{self._name}-response-{response_type}",

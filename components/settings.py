@@ -36,6 +36,7 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9-]+(\.[A-Za-z
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _CONTENT_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 
@@ -139,6 +140,12 @@ class Settings:
     orders: OrderSettings
     uploads: UploadSettings
     tags: Mapping[str, str] = field(default_factory=dict)
+    alarm_topic_arn: str | None = None
+
+    @property
+    def alarm_actions(self) -> tuple[str, ...]:
+        """Where every alarm of the stack notifies (an existing SNS topic, e.g. the on-call one)."""
+        return (self.alarm_topic_arn,) if self.alarm_topic_arn else ()
 
     @property
     def is_production(self) -> bool:
@@ -424,6 +431,7 @@ def settings_from(
         orders=_orders(reader),
         uploads=_uploads(reader),
         tags={"project": project, "stack": stack, "environment": environment, **tags},
+        alarm_topic_arn=reader.text("alarmTopicArn", None, _SNS_TOPIC_ARN, "an SNS topic ARN"),
     )
     if production and settings.force_destroy_buckets:
         reader._fail("forceDestroyBuckets", True, "production buckets are never force-destroyed")

@@ -271,6 +271,7 @@ class UploadStream(pulumi.ComponentResource):
             "(or the S3 event); re-read them before the stream's retention ends and check the functions' logs.",
             tags,
             child,
+            settings.alarm_actions,
         )
 
         environment = plan_environment(settings, self.uploads.bucket_name, self.processed.bucket_name,

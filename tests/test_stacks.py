@@ -216,3 +216,12 @@ def test_local_stack_sends_every_service_the_program_uses_to_localstack() -> Non
     assert (config["aws:accessKey"], config["aws:secretKey"]) == ("test", "test")
     assert config["aws:skipCredentialsValidation"] and config["aws:skipRequestingAccountId"]
     assert config["aws:s3UsePathStyle"] is True
+
+
+def test_every_alarm_notifies_the_configured_topic() -> None:
+    topic = "arn:aws:sns:us-east-1:123456789012:on-call"
+    quiet, paged = run_stack("dev"), run_stack("dev", overrides={"alarmTopicArn": topic})
+    alarms = paged.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert len(alarms) == 3  # email DLQ, orders DLQ, uploads failure queue
+    assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
+    assert all(not a.inputs.get("alarmActions") for a in quiet.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))

@@ -112,6 +112,7 @@ def test_archive_holds_the_module_common_and_declared_schemas_only() -> None:
         ({"handler": "hello", "schemas": ["missing"]}, "not found"),
         ({"handler": "hello", "timeout_seconds": 0}, "timeout_seconds"),
         ({"handler": "hello", "environment": {"STAGE": "x"}}, "set by PythonFunction"),
+        ({"handler": "hello", "description": "x" * 257}, "at most 256"),
     ],
 )
 def test_bad_function_args_are_rejected(kwargs, message) -> None:

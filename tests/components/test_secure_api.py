@@ -48,6 +48,31 @@ def test_deployment_trigger_changes_when_a_route_changes_and_not_otherwise(run_p
     assert cors != base
 
 
+def test_deployment_trigger_covers_gateway_response_and_preflight_templates(run_pulumi, monkeypatch) -> None:
+    # Gateway responses and MOCK integration responses only reach the stage with a new deployment.
+    import components.api_plan as api_plan
+    import components.secure_api as secure_api
+
+    base = trigger(run_pulumi(build()))
+    monkeypatch.setattr(secure_api, "GATEWAY_ERROR_TEMPLATE", '{"error":{"code":"$context.error.responseType"}}')
+    changed_response = trigger(run_pulumi(build()))
+    assert changed_response != base
+    monkeypatch.undo()
+    original = api_plan.preflight_response_template
+    monkeypatch.setattr(secure_api, "preflight_response_template", lambda origins: original(origins) + "\n")
+    assert trigger(run_pulumi(build())) not in (base, changed_response)
+
+
+def test_args_refuse_an_invalid_route_table_before_any_resource(run_pulumi) -> None:
+    def program():
+        settings = stack_settings.load()
+        hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", settings=settings))
+        SecureApiArgs(settings=settings, routes=[Route("GET", "/a/{id}", hello), Route("GET", "/a/{key}", hello)])
+
+    with pytest.raises(ValueError, match="conflicts with"):
+        run_pulumi(program)
+
+
 def test_user_pool_matches_the_seed_lab_with_secure_defaults(run_pulumi) -> None:
     run = run_pulumi(build())
     pool = run.of_type("aws:cognito/userPool:UserPool")[0].inputs

@@ -122,3 +122,11 @@ def test_physical_names_stay_within_aws_limits() -> None:
     assert len(name) == 64
     assert name.startswith("secure-serverless-dev-")
     assert s.resource_name("hello") == "secure-serverless-dev-hello"
+
+
+def test_alarm_topic_must_be_an_sns_topic_arn() -> None:
+    topic = "arn:aws:sns:us-east-1:123456789012:on-call"
+    assert load({"alarmTopicArn": topic}).alarm_actions == (topic,)
+    assert load({}).alarm_actions == ()
+    with pytest.raises(ConfigError, match="alarmTopicArn .* an SNS topic ARN"):
+        load({"alarmTopicArn": "arn:aws:sqs:us-east-1:123456789012:on-call"})
