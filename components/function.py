@@ -233,7 +233,11 @@ class PythonFunction(pulumi.ComponentResource):
         )
 
     def grant(self, purpose: str, statements: Sequence[Statement]) -> aws.iam.RolePolicy:
-        """Attach one more inline policy to this function's role, e.g. `grant("enqueue-email", [...])`."""
+        """Attach one more inline policy to this function's role, e.g. `grant("enqueue-email", [...])`.
+
+        The function was created before this policy, so its first invocations may precede it: prefer passing
+        statements in PythonFunctionArgs when they are known up front (the function then waits for them).
+        """
         return aws.iam.RolePolicy(
             f"{self._name}-{purpose}",
             role=self.role.id,
