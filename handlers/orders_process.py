@@ -13,7 +13,8 @@ once, never lost. Every other redelivery is acknowledged with no second receipt 
 
 A record that fails (malformed body, AWS error) is returned in `batchItemFailures`; SQS redelivers it and after
 the queue's maxReceiveCount moves it to the DLQ. Successful records are never retried. On a FIFO queue the
-first failure stops the batch: the rest is reported as failed so a customer's orders keep their order.
+first failure stops the batch: the rest is reported as failed so a customer's orders keep their order. When the
+invocation is about to run out of time, the records not started yet are reported as failed too (retried).
 
 Environment: RECEIPTS_BUCKET, EMAIL_QUEUE_URL.
 """
@@ -31,6 +32,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from handlers.common import log
+from handlers.common.batch import out_of_time
 
 RECEIPTS_BUCKET = os.environ["RECEIPTS_BUCKET"]
 EMAIL_QUEUE_URL = os.environ["EMAIL_QUEUE_URL"]
@@ -39,6 +41,9 @@ TEMPLATE = "OrderConfirmation"
 SUB = re.compile(r"[A-Za-z0-9_-]{1,128}")
 AMOUNT = re.compile(r"(0|[1-9][0-9]{0,12})\.[0-9]{2}")
 CURRENCY = re.compile(r"[A-Z]{3}")
+# Stop starting orders when less than this is left: a timeout would return the whole batch to the queue (every
+# message's receive count spent, the done ones included), while records reported here are simply retried.
+TIME_GUARD_MS = 5_000
 
 s3 = boto3.client("s3")
 sqs = boto3.client("sqs")
@@ -175,8 +180,11 @@ def process_order(order: dict[str, Any]) -> str:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures: list[dict[str, str]] = []
     stop = False
-    for record in event.get("Records") or []:
+    for index, record in enumerate(event.get("Records") or []):
         message_id = record.get("messageId", "")
+        if not stop and out_of_time(context, index, TIME_GUARD_MS):
+            log.warning("not enough time left, the rest of the batch is left for a retry", messageId=message_id)
+            stop = True
         if stop:
             failures.append({"itemIdentifier": message_id})
             continue

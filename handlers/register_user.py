@@ -83,6 +83,10 @@ def set_password(username: str, password: str) -> None:
         code = _code(exc)
         if code == "InvalidPasswordException":
             raise HttpError(400, "invalid_password", _message(exc)) from exc
+        if code == "InvalidParameterException":
+            # e.g. a character Cognito's own password pattern refuses; its message is not echoed (it is about
+            # the password), the client is told what to fix.
+            raise HttpError(400, "invalid_password", "password contains characters that are not allowed") from exc
         if code in THROTTLING_CODES:
             raise _unavailable("too many sign-ups right now") from exc
         raise
@@ -130,7 +134,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except HttpError as failure:
         raise roll_back(username, sub, failure) from failure
     except Exception as exc:
-        log.error("registration step failed", userSub=sub, errorType=type(exc).__name__, error=str(exc))
+        # Only the error code of an AWS refusal: its message may quote the password the step was given.
+        detail = _code(exc) if isinstance(exc, ClientError) else str(exc)
+        log.error("registration step failed", userSub=sub, errorType=type(exc).__name__, error=detail)
         raise roll_back(username, sub, HttpError(500, "registration_failed", "registration failed")) from exc
     log.info("user registered", userSub=sub, emailJobId=job_id)
     return json_response(201, {"userId": sub, "email": email, "welcomeEmail": "queued"}, event)

@@ -27,6 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.common import log
+from handlers.common.batch import out_of_time
 from handlers.common.validation import load_schema, validate
 
 SENDER_ADDRESS = os.environ["SENDER_ADDRESS"]
@@ -115,13 +116,13 @@ def process(record: dict[str, Any]) -> bool:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures: list[dict[str, str]] = []
-    for record in event.get("Records") or []:
+    for index, record in enumerate(event.get("Records") or []):
         token = log.bind(messageId=record.get("messageId"), awsRequestId=getattr(context, "aws_request_id", None))
         try:
-            out_of_time = context is not None and context.get_remaining_time_in_millis() < TIME_GUARD_MS
-            if out_of_time:
+            late = out_of_time(context, index, TIME_GUARD_MS)
+            if late:
                 log.warning("not enough time left, job left for a retry")
-            if out_of_time or not process(record):
+            if late or not process(record):
                 failures.append({"itemIdentifier": record.get("messageId", "")})
         finally:
             log.reset(token)

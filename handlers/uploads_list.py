@@ -8,6 +8,7 @@ processed object exists.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ ENV = UploadEnv.load()
 DOWNLOAD_URL_TTL_SECONDS = min(300, ENV.url_ttl_seconds)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
+LIMIT = re.compile(r"[0-9]{1,3}")  # ASCII only: str.isdigit() accepts "²", which int() then refuses
 
 s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
 
@@ -31,7 +33,7 @@ def _limit(event: dict[str, Any]) -> int:
     raw = (event.get("queryStringParameters") or {}).get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise HttpError(400, "invalid_limit", f"limit must be an integer between 1 and {MAX_LIMIT}")
     return int(raw)
 

@@ -18,9 +18,14 @@ import boto3
 from botocore.exceptions import ClientError
 
 from handlers.common import log
+from handlers.common.batch import out_of_time
 from handlers.common.uploads import UploadEnv, is_text, parse_upload_key
 
 ENV = UploadEnv.load()
+
+# Stop starting records when less than this is left: a timeout fails the whole batch (a retry attempt spent on
+# records that were fine), while a reported sequence number is simply where the retry resumes.
+TIME_GUARD_MS = 10_000
 
 s3 = boto3.client("s3")
 
@@ -89,8 +94,15 @@ def process(payload: dict[str, Any]) -> str:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures: list[dict[str, str]] = []
-    for record in event.get("Records", []):
+    late = False
+    for index, record in enumerate(event.get("Records", [])):
         sequence = record.get("kinesis", {}).get("sequenceNumber", "")
+        if not late and out_of_time(context, index, TIME_GUARD_MS):
+            log.warning("not enough time left, the rest of the batch is left for a retry", sequenceNumber=sequence)
+            late = True
+        if late:
+            failures.append({"itemIdentifier": sequence})
+            continue
         token = log.bind(eventId=record.get("eventID"), sequenceNumber=sequence,
                          awsRequestId=getattr(context, "aws_request_id", None))
         try:

@@ -6,13 +6,24 @@ import base64
 import binascii
 import functools
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
+
 from handlers.common import log
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+RETRY_AFTER_SECONDS = "5"
+# AWS error codes that mean "slow down / try again": the client gets a 503 with Retry-After, not a 500.
+THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
+    "RequestThrottled", "RequestThrottledException", "SlowDown", "ProvisionedThroughputExceededException",
+    "ServiceUnavailable", "KMS.ThrottlingException", "KmsThrottled",
+})
 
 
 class HttpError(Exception):
@@ -43,7 +54,9 @@ def cors_headers(event: Mapping[str, Any] | None) -> dict[str, str]:
     """Echo the request's Origin only when it is allowed; a browser then refuses everyone else."""
     origin = _header(event, "Origin")
     allowed = allowed_origins()
-    if origin and (origin in allowed or "*" in allowed):
+    # Exact matches only: a "*" entry is not a wildcard (settings refuse it), since echoing any Origin together
+    # with Allow-Credentials would let every site read the responses.
+    if origin and origin in allowed:
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Allow-Credentials": "true"}
     return {"Vary": "Origin"}
 
@@ -76,8 +89,43 @@ def header(event: Mapping[str, Any] | None, name: str) -> str | None:
     return _header(event, name)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as inf
+        raise ValueError("number out of range")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        # Which duplicate wins differs between parsers (API Gateway's validator vs this one): refuse both.
+        raise ValueError("duplicate object key")
+    return document
+
+
+def parse_json(text: str | bytes) -> Any:
+    """Strict RFC 8259 JSON (ValueError otherwise): no NaN/Infinity literals, no numbers that overflow to
+    infinity, no duplicate object keys. Integers past Python's digit limit are a ValueError as well."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys)
+
+
+def _is_json_media_type(content_type: str | None) -> bool:
+    if content_type is None:  # API Gateway treats a request without Content-Type as application/json
+        return True
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
 def json_body(event: Mapping[str, Any]) -> Any:
-    """The request body parsed as JSON; 400 for anything that is not."""
+    """The request body parsed as strict JSON; 415 when labelled as something else, 400 for anything not JSON."""
+    # API Gateway applies the route's model to application/json only: a body labelled otherwise skips it.
+    if not _is_json_media_type(header(event, "Content-Type")):
+        raise HttpError(415, "unsupported_media_type", "Content-Type must be application/json")
     raw = event.get("body")
     if raw is None or raw == "":
         raise HttpError(400, "invalid_body", "request body is required")
@@ -87,9 +135,18 @@ def json_body(event: Mapping[str, Any]) -> Any:
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise HttpError(400, "invalid_body", "request body is not valid base64 UTF-8") from exc
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, TypeError) as exc:
+        return parse_json(raw)
+    except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise HttpError(400, "invalid_json", "request body is not valid JSON") from exc
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An AWS failure worth retrying later: throttling, a 503 from the service, a connection or read timeout."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return error.get("Code") in THROTTLING_CODES or status == 503
+    return isinstance(exc, (AwsConnectionError, HTTPClientError))
 
 
 def api_handler(fn: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -109,6 +166,10 @@ def api_handler(fn: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callable
             log.warning("request rejected", status=exc.status, code=exc.code, reason=exc.message)
             return error_response(exc.status, exc.code, exc.message, event, exc.headers)
         except Exception as exc:  # noqa: BLE001 - the client must never see a stack trace
+            if is_transient(exc):
+                log.warning("dependency unavailable", errorType=type(exc).__name__, error=str(exc))
+                return error_response(503, "service_unavailable", "the service is busy; retry later", event,
+                                      {"Retry-After": RETRY_AFTER_SECONDS})
             log.error("unhandled error", errorType=type(exc).__name__, error=str(exc))
             return error_response(500, "internal_error", "internal error", event)
         finally:

@@ -94,7 +94,7 @@ def safe_filename(raw: str) -> str:
 
 def owner_segment(sub: str) -> str:
     """The caller's sub as a key segment; 403 if it could ever escape `uploads/<sub>/`."""
-    if not _SUB.match(sub):
+    if not _SUB.fullmatch(sub):  # fullmatch: `$` alone would let "abc\n" through
         raise HttpError(403, "forbidden", "this identity cannot own uploads")
     return sub
 
@@ -110,7 +110,7 @@ def new_upload_key(sub: str, filename: str) -> UploadKey:
 
 def parse_upload_key(key: str) -> UploadKey | None:
     """`uploads/<owner>/<name>` -> UploadKey; None for any other shape (never guess an owner)."""
-    match = _UPLOAD_KEY.match(key)
+    match = _UPLOAD_KEY.fullmatch(key)
     return UploadKey(owner=match["owner"], name=match["name"]) if match else None
 
 

@@ -107,15 +107,43 @@ def _numeric(value: Any, schema: dict[str, Any], path: str) -> list[Issue]:
     return issues
 
 
+@cache
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """`pattern` with JSON Schema's (ECMA 262) meaning of `$`: the end of the string. Python's `$` also matches
+    before a final newline, which would let "Ann\\n" through a pattern that forbids control characters."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            # A ']' right after '[' or '[^' is a literal, not the end of the class.
+            start = i + 2 if pattern[i + 1 : i + 2] == "^" else i + 1
+            if pattern[start : start + 1] == "]":
+                out.append(pattern[i : start + 1])
+                i = start + 1
+                continue
+        elif ch == "$":
+            ch = r"\Z"
+        out.append(ch)
+        i += 1
+    return re.compile("".join(out))
+
+
 def _string(value: str, schema: dict[str, Any], path: str) -> list[Issue]:
     issues = []
     if "minLength" in schema and len(value) < schema["minLength"]:
         issues.append(Issue(path, f"must be at least {schema['minLength']} characters"))
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         issues.append(Issue(path, f"must be at most {schema['maxLength']} characters"))
-    if "pattern" in schema and not re.search(schema["pattern"], value):
+    if "pattern" in schema and not ecma_pattern(schema["pattern"]).search(value):
         issues.append(Issue(path, "has an invalid format"))
-    if schema.get("format") == "email" and not EMAIL_PATTERN.match(value):
+    if schema.get("format") == "email" and not EMAIL_PATTERN.fullmatch(value):
         issues.append(Issue(path, "must be an email address"))
     return issues
 

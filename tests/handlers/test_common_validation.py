@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -44,10 +45,20 @@ def test_generated_valid_documents_pass(name) -> None:
     check()
 
 
+def _ecma_pattern(validator, pattern, instance, schema):
+    """jsonschema's `pattern` uses Python's re.search, whose `$` also matches before a final newline; JSON Schema
+    means ECMA 262, where `$` is the end of the string (our schemas use `$` only as that anchor)."""
+    if validator.is_type(instance, "string") and not re.search(re.sub(r"(?<!\\)\$", r"\\Z", pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+EcmaDraft4Validator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"pattern": _ecma_pattern})
+
+
 @pytest.mark.parametrize("name", SCHEMAS)
 def test_arbitrary_documents_are_judged_like_jsonschema(name) -> None:
     schema = load_schema(name)
-    reference = jsonschema.Draft4Validator(schema, format_checker=None)
+    reference = EcmaDraft4Validator(schema, format_checker=None)
     properties = schema.get("properties") or {}
 
     # Mutate valid-looking objects field by field so the interesting branches are reached, not only type errors.
@@ -99,3 +110,26 @@ def test_draft4_integers_and_booleans() -> None:
     assert validate({"n": 1.0}, schema) != []
     assert validate({"n": True}, schema) != []
     assert validate({}, schema)[0].path == "n"
+
+
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [
+        ("register", {"email": "ann@example.org", "password": "Correct-Horse-9", "name": "Ann\n"}),
+        ("register", {"email": "ann@example.org\n", "password": "Correct-Horse-9", "name": "Ann"}),
+        ("order", {"currency": "USD", "items": [{"sku": "A-1\n", "name": "x", "qty": 1, "unitPrice": "1.00"}]}),
+        ("email_job", {"template": "WelcomeEmail\n", "to": ["ann@example.org"], "data": {}}),
+    ],
+    ids=["name", "email", "sku", "template"],
+)
+def test_a_trailing_newline_does_not_satisfy_a_pattern_anchored_with_dollar(schema, value) -> None:
+    """JSON Schema patterns are ECMA 262: `$` is the end of the string, not "before a final newline" as in Python
+    (which let "Ann\\n" through the name pattern that refuses control characters)."""
+    assert [issue.message for issue in validate(value, load_schema(schema))] == ["has an invalid format"]
+
+
+def test_dollar_is_translated_only_where_it_is_an_anchor() -> None:
+    assert validate("a$", {"type": "string", "pattern": "^a\\$$"}) == []
+    assert validate("$", {"type": "string", "pattern": "^[$]$"}) == []
+    assert validate("]$", {"type": "string", "pattern": "^[]$]+$"}) == []
+    assert validate("a$\n", {"type": "string", "pattern": "^a\\$$"}) != []

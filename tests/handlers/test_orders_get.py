@@ -66,10 +66,20 @@ def test_a_missing_key_is_404_whichever_way_s3_says_it(get: ModuleType, code: st
 
 def test_other_s3_errors_are_a_500_without_details(get: ModuleType) -> None:
     with Stubber(get.s3) as stub:
-        stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503,
+        stub.add_client_error("get_object", service_error_code="InvalidObjectState", http_status_code=403,
                               service_message="secret internals")
         status, body = fetch(get, str(uuid.uuid4()), claims_for("ann"))
     assert (status, body) == (500, {"error": {"code": "internal_error", "message": "internal error"}})
+
+
+def test_s3_throttling_is_503_with_retry_after(get: ModuleType) -> None:
+    with Stubber(get.s3) as stub:
+        stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503,
+                              service_message="secret internals")
+        event = api_event("GET", "/orders/{orderId}", claims=claims_for("ann"), path_parameters={"orderId": str(uuid.uuid4())})
+        response = get.handler(event, LambdaContext())
+    assert response["statusCode"] == 503 and int(response["headers"]["Retry-After"]) > 0
+    assert "secret" not in response["body"]
 
 
 def test_no_identity_is_401(get: ModuleType) -> None:

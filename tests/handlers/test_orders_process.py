@@ -13,7 +13,7 @@ import pytest
 
 from handlers.common.validation import load_schema, validate
 from tests.events import REGION, LambdaContext, cognito_claims, sqs_event_from_messages
-from tests.handlers.test_orders_submit import create_queue, order_body, post_order, queued
+from tests.handlers.test_orders_submit import create_queue, order_body, post_order, queue_depth, queued
 
 BUCKET = "receipts-test"
 
@@ -214,3 +214,18 @@ def test_an_s3_failure_is_a_batch_item_failure_not_an_exception(pipeline: Pipeli
 
     assert sorted(pipeline.run(messages)) == sorted(m["MessageId"] for m in messages)
     assert pipeline.jobs() == []
+
+
+def test_orders_not_started_for_lack_of_time_are_reported_and_done_by_the_retry(pipeline: Pipeline) -> None:
+    """A timeout would hand the whole batch back (the finished orders included) and spend every message's receive
+    count; below the time guard the processor stops starting orders and reports the rest instead."""
+    messages = pipeline.order_messages(*(order_body((f"A-{i}", 1, "1.00")) for i in range(3)), claims=claims_for("ann"))
+    short = LambdaContext(remaining_ms=pipeline.process.TIME_GUARD_MS - 1)
+
+    result = pipeline.process.handler(sqs_event_from_messages(messages, pipeline.orders_arn), short)
+
+    # The first order is always tried, so a function whose timeout is below the guard still makes progress.
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [m["MessageId"] for m in messages[1:]]
+    assert len(receipts()) == 2 and queue_depth(pipeline.outbox_url) == 1
+    assert pipeline.run(messages[1:]) == []
+    assert len(receipts()) == 6 and queue_depth(pipeline.outbox_url) == 3

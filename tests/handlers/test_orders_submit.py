@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import jsonschema
 import pytest
+from botocore.stub import Stubber
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
@@ -219,7 +220,17 @@ def test_invalid_orders_are_rejected_and_nothing_is_queued(submit: ModuleType, o
     assert queue_depth(orders_queue) == 0
 
 
-@pytest.mark.parametrize("raw", ["{not json", "", "\u00ff\u00fe", "[1,", "NaN"])
+VALID_RAW = json.dumps(order_body(("A-1", 1, "5.00")))
+
+
+@pytest.mark.parametrize("raw", [
+    "{not json", "", "\u00ff\u00fe", "[1,", "NaN",
+    # Each of these was a 500 (an exception the JSON error handling did not expect) or a silently picked value.
+    VALID_RAW.replace('"qty": 1', '"qty": ' + "9" * 5000),
+    VALID_RAW.replace('"qty": 1', '"qty": 1e400'),
+    "[" * 50_000 + "]" * 50_000,
+    VALID_RAW.replace('"currency": "USD"', '"currency": "USD", "currency": "EUR"'),
+], ids=["garbage", "empty", "latin1", "truncated", "nan", "huge-int", "overflow", "deep", "duplicate-key"])
 def test_a_body_that_is_not_json_is_rejected(submit: ModuleType, orders_queue: str, raw: str) -> None:
     status, response = post_order(submit, raw_body=raw)
     assert status == 400
@@ -288,3 +299,16 @@ def test_the_largest_valid_order_fits_in_one_sqs_message(submit: ModuleType, ord
     [message] = queued(orders_queue)
     assert 100 * 1200 < len(message["Body"].encode()) < 256 * 1024
     assert json.loads(message["Body"])["total"] == "9999999999000.00"
+
+
+@pytest.mark.parametrize(("code", "http_status"), [("RequestThrottled", 403), ("KMS.ThrottlingException", 400),
+                                                   ("ServiceUnavailable", 503)])
+def test_a_throttled_queue_is_503_with_retry_after_not_500(submit: ModuleType, code: str, http_status: int) -> None:
+    """The client may retry (with its Idempotency-Key the retry is the same order); a 500 says "don't"."""
+    with Stubber(submit.sqs) as stub:
+        stub.add_client_error("send_message", service_error_code=code, http_status_code=http_status)
+        event = api_event("POST", "/orders", body=order_body(("A-1", 1, "5.00")), claims=cognito_claims(sub="sub-1"),
+                          headers={"Idempotency-Key": "k-1"})
+        response = submit.handler(event, LambdaContext())
+    assert response["statusCode"] == 503 and int(response["headers"]["Retry-After"]) > 0
+    assert json.loads(response["body"])["error"]["code"] == "service_unavailable"

@@ -146,6 +146,9 @@ BAD_BODIES = {
     "email malformed": ({**BODY, "email": "ann@example"}, "email has an invalid format"),
     "name too long": ({**BODY, "name": "A" * 101}, "name must be at most 100 characters"),
     "name with markup": ({**BODY, "name": "<script>"}, "name has an invalid format"),
+    # Python's `$` matches before a final newline; the schema's (ECMA) `$` does not, and names have no control chars.
+    "name with a trailing newline": ({**BODY, "name": "Ann Lee\n"}, "name has an invalid format"),
+    "email with a trailing newline": ({**BODY, "email": "ann@example.org\n"}, "email has an invalid format"),
     "password too long": ({**BODY, "password": "Aa1!" * 17}, "password must be at most 64 characters"),
     "unknown field": ({**BODY, "groups": ["admins"]}, "groups is not allowed"),
     "not an object": ([BODY], "body must be of type object"),
@@ -211,6 +214,33 @@ def test_unqueueable_welcome_email_rolls_the_user_back(
     assert "welcome email could not be queued" in body["error"]["message"]
     assert "no account was created" in body["error"]["message"]
     assert users(pool[0]) == []
+
+
+@pytest.mark.parametrize(("code", "http_status", "expected"), [
+    ("InvalidParameterException", 400, (400, "invalid_password")),
+    ("InternalErrorException", 500, (500, "registration_failed")),
+])
+def test_a_refused_password_step_is_rolled_back_and_the_password_never_logged(
+    register: ModuleType, pool: tuple[str, str], capsys: pytest.CaptureFixture[str],
+    code: str, http_status: int, expected: tuple[int, str],
+) -> None:
+    """Cognito's own password pattern differs from Python's in places (e.g. "." and U+2028): its refusal is the
+    client's mistake, not a 500. No error message of that step (it may quote the password) is returned or logged."""
+    password = "Correct\u2028Horse-9"
+    with Stubber(register.cognito) as stub:
+        stub.add_response("admin_create_user", CREATED)
+        stub.add_client_error("admin_set_user_password", service_error_code=code,
+                              service_message=f"Value '{password}' at 'password' failed to satisfy constraint",
+                              http_status_code=http_status)
+        stub.add_response("admin_delete_user", {}, {"UserPoolId": pool[0], "Username": "0f6c-sub"})
+        status, _, body = post(register, {**BODY, "password": password})
+        stub.assert_no_pending_responses()
+
+    assert (status, body["error"]["code"]) == expected
+    assert body["error"]["message"].endswith("no account was created")
+    logs = capsys.readouterr().out
+    assert password not in logs and password not in json.dumps(body)
+    assert json.dumps(password)[1:-1] not in logs  # nor its JSON-escaped form
 
 
 def test_a_failed_rollback_is_reported_not_hidden(register: ModuleType, pool: tuple[str, str]) -> None:

@@ -198,13 +198,14 @@ def test_ses_refusal_is_retried_not_dropped(
     assert sorted(json.loads(b)["template"] for b in queue_bodies(outbox.url)) == ["OrderConfirmation", "WelcomeEmail"]
 
 
-def test_no_send_is_started_without_enough_time_left(sender: ModuleType, outbox: Outbox) -> None:
-    ids = enqueue(outbox, WELCOME, ORDER)
+def test_no_further_send_is_started_without_enough_time_left(sender: ModuleType, outbox: Outbox) -> None:
+    enqueue(outbox, WELCOME, ORDER, WELCOME)
 
-    _, result = deliver(outbox, sender.handler, LambdaContext(remaining_ms=sender.TIME_GUARD_MS - 1))
+    received, result = deliver(outbox, sender.handler, LambdaContext(remaining_ms=sender.TIME_GUARD_MS - 1))
 
-    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(ids)
-    assert sent_messages() == []
+    # The first job is always tried (a function whose timeout is below the guard must still send); the rest waits.
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == received[1:]
+    assert len(sent_messages()) == 1
 
 
 def test_the_manifest_is_the_template_files(sender: ModuleType, ses: Any) -> None:

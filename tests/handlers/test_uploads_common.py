@@ -130,7 +130,7 @@ def test_two_uploads_of_the_same_name_get_different_keys() -> None:
     assert new_upload_key(sub, "a.txt").key != new_upload_key(sub, "a.txt").key
 
 
-@pytest.mark.parametrize("sub", ["", "a/b", "../x", "*", "a b", "-leading", "x" * 129])
+@pytest.mark.parametrize("sub", ["", "a/b", "../x", "*", "a b", "-leading", "x" * 129, "abc\n"])
 def test_a_sub_that_could_leave_its_prefix_is_forbidden(sub: str) -> None:
     with pytest.raises(HttpError) as raised:
         owner_segment(sub)
@@ -148,6 +148,8 @@ def test_a_sub_that_could_leave_its_prefix_is_forbidden(sub: str) -> None:
         "processed/owner/name.txt",
         "other/owner/name.txt",
         "uploads/owner/name with space.txt",
+        # `$` alone matches before a final newline: this named the different object "uploads/owner/name.txt".
+        "uploads/owner/name.txt\n",
     ],
 )
 def test_keys_of_any_other_shape_have_no_owner(key: str) -> None:

@@ -14,7 +14,7 @@ import boto3
 import pytest
 import requests
 
-from tests.events import api_event, cognito_claims, kinesis_event
+from tests.events import LambdaContext, api_event, cognito_claims, kinesis_event
 from tests.handlers.test_uploads_common import UPLOAD_ENV, all_keys, make_buckets, new_sub
 from tests.handlers.test_uploads_ingest import event_for, make_stream, put_upload, stream_records
 
@@ -199,3 +199,22 @@ def test_a_transient_storage_failure_is_reported_for_retry(aws: None, load_handl
     assert base64.b64decode(event["Records"][0]["kinesis"]["data"]) == json.dumps(payload).encode()
 
     assert module.handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "42"}]}
+
+
+def test_records_not_started_for_lack_of_time_are_reported_and_done_by_the_retry(flow: Flow) -> None:
+    """A timeout fails the whole batch (a retry attempt spent on records that were fine, and after the last one the
+    batch goes to the on-failure queue unprocessed); below the time guard the consumer reports the rest instead."""
+    sub = new_sub()
+    keys = [flow.upload(sub, f"late-{i}.txt", f"late {i}") for i in range(3)]
+    for key in keys:
+        flow.ingest_key(key)
+    records = stream_records()
+    short = LambdaContext(remaining_ms=flow.process.TIME_GUARD_MS - 1)
+
+    result = flow.process.handler(kinesis_event(records, flow.stream_arn), short)
+
+    # The first record is always tried, so a function whose timeout is below the guard still makes progress.
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [r["SequenceNumber"] for r in records[1:]]
+    assert len(all_keys(PROCESSED)) == 1
+    assert flow.consume(records[1:]) == {"batchItemFailures": []}
+    assert len(all_keys(PROCESSED)) == 3
