@@ -379,7 +379,14 @@ class SecureApi(pulumi.ComponentResource):
     ) -> list[pulumi.Resource]:
         label = f"{self._name}-OPTIONS-{path}"
         child = pulumi.ResourceOptions(parent=self)
-        headers = ("Access-Control-Allow-Headers", "Access-Control-Allow-Methods", "Access-Control-Allow-Origin", "Vary")
+        headers = (
+            "Access-Control-Allow-Headers",
+            "Access-Control-Allow-Methods",
+            "Access-Control-Allow-Origin",
+            "Access-Control-Allow-Credentials",
+            "Access-Control-Max-Age",
+            "Vary",
+        )
         # Browsers send preflights without credentials: OPTIONS is the one method that is never authorized.
         method = aws.apigateway.Method(
             f"{label}-method",
@@ -416,6 +423,9 @@ class SecureApi(pulumi.ComponentResource):
             response_parameters={
                 "method.response.header.Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOWED_HEADERS)}'",
                 "method.response.header.Access-Control-Allow-Methods": f"'{','.join(allowed_methods)}'",
+                # Same credentials answer as the handlers give; browsers may cache the preflight for 10 minutes.
+                "method.response.header.Access-Control-Allow-Credentials": "'true'",
+                "method.response.header.Access-Control-Max-Age": "'600'",
             },
             response_templates={"application/json": preflight_response_template(self._settings.cors_origins)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[integration]),

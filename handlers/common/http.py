@@ -16,7 +16,8 @@ from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from handlers.common import log
 
-JSON_HEADERS = {"Content-Type": "application/json"}
+# Responses carry personal data (receipts, download links): no shared or browser cache may keep them.
+JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 RETRY_AFTER_SECONDS = "5"
 # AWS error codes that mean "slow down / try again": the client gets a 503 with Retry-After, not a 500.
 THROTTLING_CODES = frozenset({
@@ -57,7 +58,13 @@ def cors_headers(event: Mapping[str, Any] | None) -> dict[str, str]:
     # Exact matches only: a "*" entry is not a wildcard (settings refuse it), since echoing any Origin together
     # with Allow-Credentials would let every site read the responses.
     if origin and origin in allowed:
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Allow-Credentials": "true"}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Vary": "Origin",
+            "Access-Control-Allow-Credentials": "true",
+            # Browsers hide non-safelisted headers from scripts unless exposed: a 503's retry hint must be readable.
+            "Access-Control-Expose-Headers": "Retry-After",
+        }
     return {"Vary": "Origin"}
 
 

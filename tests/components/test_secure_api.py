@@ -135,8 +135,14 @@ def test_preflights_are_mock_integrations_echoing_only_allowed_origins(run_pulum
     for response in responses:
         template = response.inputs["responseTemplates"]["application/json"]
         assert '"http://localhost:3000", "http://localhost:5173"' in template
-        assert response.inputs["responseParameters"]["method.response.header.Access-Control-Allow-Methods"] in (
-            "'GET,OPTIONS'",)
+        parameters = response.inputs["responseParameters"]
+        assert parameters["method.response.header.Access-Control-Allow-Methods"] == "'GET,OPTIONS'"
+        assert parameters["method.response.header.Access-Control-Allow-Credentials"] == "'true'"
+        assert parameters["method.response.header.Access-Control-Max-Age"] == "'600'"
+    for method_response in run.of_type("aws:apigateway/methodResponse:MethodResponse"):
+        declared = set(method_response.inputs["responseParameters"])
+        assert {f"method.response.header.{h}" for h in ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+                                                        "Access-Control-Max-Age", "Vary")} <= declared
 
 
 def test_usage_plan_binds_stage_throttle_quota_and_key(run_pulumi) -> None:

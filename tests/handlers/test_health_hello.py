@@ -73,3 +73,10 @@ def test_unexpected_errors_are_500_without_internals(env, load_handler, lambda_c
     assert response["statusCode"] == 500
     assert "hunter2" not in response["body"]
     assert body(response)["error"]["code"] == "internal_error"
+
+
+def test_responses_are_not_cacheable_and_expose_retry_after_to_allowed_origins(env, load_handler, lambda_context) -> None:
+    health = load_handler("health")
+    response = health.handler(api_event("GET", "/health", headers={"Origin": "https://app.example.com"}), lambda_context)
+    assert response["headers"]["Cache-Control"] == "no-store"
+    assert response["headers"]["Access-Control-Expose-Headers"] == "Retry-After"
