@@ -1,0 +1,90 @@
+"""The offline runtime every other test stands on: config as the CLI passes it, engine-shaped URNs, realistic
+provider answers."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from offline.mocks import ACCOUNT_ID, REGION, policy_document_json
+from offline.runtime import REPO_ROOT, stack_config, stacks
+
+
+def test_stack_config_layers_project_defaults_stack_file_and_overrides() -> None:
+    project, values = stack_config("prod", REPO_ROOT, {"logRetentionDays": 30, "usagePlanEnabled": None})
+    assert project == "secure-serverless"
+    assert values["secure-serverless:logRetentionDays"] == "30"  # override beats the stack file's 365
+    assert "secure-serverless:usagePlanEnabled" not in values  # None removes the key
+    assert values["secure-serverless:lambdaMemoryMb"] == "256"  # project default
+    assert json.loads(values["secure-serverless:corsAllowedOrigins"]) == ["https://app.example.com"]
+    assert values["aws:region"] == "us-east-1"
+    with pytest.raises(FileNotFoundError):
+        stack_config("staging", REPO_ROOT)
+    assert set(stacks()) == {"dev", "prod", "local"}
+
+
+def nested_program():
+    class Outer(pulumi.ComponentResource):
+        def __init__(self, name: str):
+            super().__init__("app:components:Outer", name, None, None)
+            inner = pulumi.ComponentResource("app:components:Inner", f"{name}-inner", None,
+                                             pulumi.ResourceOptions(parent=self))
+            queue = aws.sqs.Queue(f"{name}-queue", fifo_queue=True, visibility_timeout_seconds=60,
+                                  opts=pulumi.ResourceOptions(parent=inner))
+            aws.sqs.QueuePolicy(f"{name}-policy", queue_url=queue.url, policy=queue.arn.apply(lambda a: a),
+                                opts=pulumi.ResourceOptions(parent=self, protect=True))
+            self.register_outputs({"url": queue.url})
+
+    Outer("outer")
+    pulumi.export("account", aws.get_caller_identity_output().account_id)
+
+
+def test_urns_parents_and_property_dependencies_are_engine_shaped(run_pulumi) -> None:
+    run = run_pulumi(nested_program)
+    queue = run.named("outer-queue")
+    assert queue.urn == ("urn:pulumi:dev::secure-serverless::app:components:Outer$app:components:Inner"
+                         "$aws:sqs/queue:Queue::outer-queue")
+    assert queue.parent == run.named("outer-inner").urn
+    assert run.named("outer").parent == "urn:pulumi:dev::secure-serverless::pulumi:pulumi:Stack::secure-serverless-dev"
+    policy = run.named("outer-policy")
+    assert policy.property_dependencies["queueUrl"] == (queue.urn,)
+    assert policy.protect and not queue.protect
+    assert run.component_outputs[run.named("outer").urn] == {"url": queue.outputs["url"]}
+    assert run.stack_outputs == {"account": ACCOUNT_ID}
+
+
+def test_provider_answers_look_like_aws(run_pulumi) -> None:
+    run = run_pulumi(nested_program)
+    queue = run.named("outer-queue")
+    name = queue.outputs["name"]
+    assert name.startswith("outer-queue-") and name.endswith(".fifo")  # auto-name keeps the FIFO suffix
+    assert queue.outputs["arn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+    assert queue.outputs["url"] == f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{name}"
+    assert queue.inputs["visibilityTimeoutSeconds"] == 60 and isinstance(queue.inputs["visibilityTimeoutSeconds"], int)
+
+
+def test_get_policy_document_renders_iam_json() -> None:
+    document = json.loads(policy_document_json({
+        "statements": [
+            {"sid": "Send", "actions": ["sqs:SendMessage"], "resources": ["arn:aws:sqs:us-east-1:1:q"],
+             "conditions": [{"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["1"]}]},
+            {"effect": "Deny", "actions": ["s3:*"], "resources": ["a", "b"],
+             "principals": [{"type": "*", "identifiers": ["*"]}]},
+        ]
+    }))
+    assert document["Version"] == "2012-10-17"
+    send, deny = document["Statement"]
+    assert send == {"Sid": "Send", "Effect": "Allow", "Action": "sqs:SendMessage",
+                    "Resource": "arn:aws:sqs:us-east-1:1:q", "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and sorted(deny["Resource"]) == ["a", "b"]
+
+
+def test_unanswered_invokes_fail_loudly(run_pulumi) -> None:
+    def program():
+        aws.ec2.get_vpc_output(default=True).id.apply(lambda v: v)
+
+    with pytest.raises(Exception, match="offline mocks do not answer invoke"):
+        run_pulumi(program)
