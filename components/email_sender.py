@@ -24,7 +24,7 @@ import pulumi_aws as aws
 
 from components.email_templates import EmailTemplate, load_templates, sender_manifest
 from components.function import Condition, PythonFunction, PythonFunctionArgs, Statement
-from components.queues import dead_letter_queue, guard_dead_letter_queue, redrive_policy
+from components.queues import dead_letter_queue, guard_dead_letter_queue, redrive_policy, sqs_trigger
 from components.settings import Settings
 
 # Events the configuration set publishes; the first four are the ones an operator watches.
@@ -238,14 +238,13 @@ class EmailSender(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.trigger = aws.lambda_.EventSourceMapping(
+        self.trigger = sqs_trigger(
             f"{name}-sender-trigger",
-            event_source_arn=self.queue.arn,
-            function_name=self.sender.arn,
+            self.queue,
+            self.sender.arn,
+            child,
             batch_size=args.batch_size,
-            function_response_types=["ReportBatchItemFailures"],
-            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=args.max_concurrency),
-            opts=child,
+            max_concurrency=args.max_concurrency,
         )
 
         self.queue_url = self.queue.url

@@ -23,7 +23,13 @@ import pulumi_aws as aws
 
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.function import PythonFunction, PythonFunctionArgs, Statement
-from components.queues import DLQ_RETENTION_SECONDS, dead_letter_queue, guard_dead_letter_queue, redrive_policy
+from components.queues import (
+    DLQ_RETENTION_SECONDS,
+    dead_letter_queue,
+    guard_dead_letter_queue,
+    redrive_policy,
+    sqs_trigger,
+)
 from components.secure_api import Route, SecureApi
 from components.settings import Settings
 
@@ -226,19 +232,14 @@ class OrderPipeline(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.trigger = aws.lambda_.EventSourceMapping(
+        self.trigger = sqs_trigger(
             f"{name}-process-trigger",
-            event_source_arn=self.queue.arn,
-            function_name=self.processor.arn,
+            self.queue,
+            self.processor.arn,
+            child,
             batch_size=plan.batch_size,
-            maximum_batching_window_in_seconds=plan.batching_window_seconds or None,
-            function_response_types=["ReportBatchItemFailures"],
-            scaling_config=(
-                aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=plan.max_concurrency)
-                if plan.max_concurrency
-                else None
-            ),
-            opts=child,
+            batching_window_seconds=plan.batching_window_seconds,
+            max_concurrency=plan.max_concurrency,
         )
         args.api.add_routes(
             [

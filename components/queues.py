@@ -83,3 +83,31 @@ def guard_dead_letter_queue(
         opts,
         actions,
     )
+
+
+def sqs_trigger(
+    resource_name: str,
+    queue: aws.sqs.Queue,
+    function_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    *,
+    batch_size: int,
+    batching_window_seconds: int = 0,
+    max_concurrency: int | None = None,
+) -> aws.lambda_.EventSourceMapping:
+    """Feed `queue` to a function that reports partial batch failures: a failed message is retried (then
+    dead-lettered) alone, the rest of its batch is deleted. Every SQS consumer of the program goes through here."""
+    return aws.lambda_.EventSourceMapping(
+        resource_name,
+        event_source_arn=queue.arn,
+        function_name=function_arn,
+        batch_size=batch_size,
+        maximum_batching_window_in_seconds=batching_window_seconds or None,
+        function_response_types=["ReportBatchItemFailures"],
+        scaling_config=(
+            aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=max_concurrency)
+            if max_concurrency
+            else None
+        ),
+        opts=opts,
+    )
