@@ -8,21 +8,18 @@ import pytest
 
 from components import settings as stack_settings
 from components.email_sender import EmailSender, EmailSenderArgs
-from components.function import HANDLERS_DIR, PythonFunction, PythonFunctionArgs
+from components.function import HANDLERS_DIR
 from components.registration import COGNITO_ACTIONS, UserRegistration, UserRegistrationArgs
-from components.secure_api import Route, SecureApi, SecureApiArgs
 from offline.runtime import stacks
 from tests.graph import PERMISSION, actions_by_resource, dependency, role_statements, routes
+from tests.programs import foundation_api
 
 PUBLIC_ROUTES = {"GET /health", "POST /register"}
 
 
 def program():
     settings = stack_settings.load()
-    health = PythonFunction("health", PythonFunctionArgs(handler="health", settings=settings))
-    hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", settings=settings))
-    api = SecureApi("api", SecureApiArgs(settings=settings, routes=[
-        Route("GET", "/health", health, public=True), Route("GET", "/hello", hello)]))
+    api, _ = foundation_api(settings)
     email = EmailSender("email", EmailSenderArgs(settings=settings))
     UserRegistration("registration", UserRegistrationArgs(settings=settings, api=api, email=email))
     api.deploy()

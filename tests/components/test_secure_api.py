@@ -8,8 +8,9 @@ import pytest
 
 from components import settings as stack_settings
 from components.function import PythonFunction, PythonFunctionArgs
-from components.secure_api import Route, SecureApi, SecureApiArgs
+from components.secure_api import Route, SecureApiArgs
 from tests.graph import dependency, routes
+from tests.programs import foundation_api
 
 
 def build(extra_routes=(), deploy=True):
@@ -17,10 +18,7 @@ def build(extra_routes=(), deploy=True):
 
     def program():
         settings = stack_settings.load()
-        health = PythonFunction("health", PythonFunctionArgs(handler="health", settings=settings))
-        hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", settings=settings))
-        api = SecureApi("api", SecureApiArgs(settings=settings, routes=[
-            Route("GET", "/health", health, public=True), Route("GET", "/hello", hello)]))
+        api, hello = foundation_api(settings)
         api.add_routes(list(extra_routes(settings, hello)) if callable(extra_routes) else [])
         if deploy:
             api.deploy()
