@@ -64,6 +64,29 @@ def gateway_response_templates() -> dict[str, str]:
     }
 
 
+def preflight_response_parameters(allowed_methods: Sequence[str]) -> dict[str, str]:
+    """Static headers of a path's MOCK preflight (the origin itself is echoed by the response template)."""
+    return {
+        "method.response.header.Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOWED_HEADERS)}'",
+        "method.response.header.Access-Control-Allow-Methods": f"'{','.join(allowed_methods)}'",
+        # Same credentials answer as the handlers give; browsers may cache the preflight for 10 minutes.
+        "method.response.header.Access-Control-Allow-Credentials": "'true'",
+        "method.response.header.Access-Control-Max-Age": "'600'",
+    }
+
+
+def gateway_response_parameters(origins: Sequence[str]) -> dict[str, str]:
+    """CORS headers on gateway-generated errors, so a browser can read a 401 or 429."""
+    # A gateway response cannot run VTL conditions on headers: with one allowed origin it is pinned;
+    # with several (dev's localhost ports) the request Origin is echoed, and these bodies carry no data.
+    allow_origin = f"'{origins[0]}'" if len(origins) == 1 else "method.request.header.Origin"
+    return {
+        "gatewayresponse.header.Access-Control-Allow-Origin": allow_origin,
+        "gatewayresponse.header.Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOWED_HEADERS)}'",
+        "gatewayresponse.header.Vary": "'Origin'",
+    }
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -249,8 +272,9 @@ class SecureApi(pulumi.ComponentResource):
                 "cors": list(settings.cors_origins),
                 "headers": CORS_ALLOWED_HEADERS,
                 # Gateway responses and preflight templates are part of the deployment snapshot too.
-                "gateway_responses": gateway_response_templates(),
-                "preflight": preflight_response_template(settings.cors_origins),
+                "gateway_responses": [gateway_response_templates(), gateway_response_parameters(settings.cors_origins)],
+                "preflight": [preflight_response_template(settings.cors_origins)]
+                + [preflight_response_parameters(p.allowed_methods) for p in plan.preflights],
             },
         )
         deployment = aws.apigateway.Deployment(
@@ -420,28 +444,14 @@ class SecureApi(pulumi.ComponentResource):
             resource_id=resource_ids[path],
             http_method=method.http_method,
             status_code=method_response.status_code,
-            response_parameters={
-                "method.response.header.Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOWED_HEADERS)}'",
-                "method.response.header.Access-Control-Allow-Methods": f"'{','.join(allowed_methods)}'",
-                # Same credentials answer as the handlers give; browsers may cache the preflight for 10 minutes.
-                "method.response.header.Access-Control-Allow-Credentials": "'true'",
-                "method.response.header.Access-Control-Max-Age": "'600'",
-            },
+            response_parameters=preflight_response_parameters(allowed_methods),
             response_templates={"application/json": preflight_response_template(self._settings.cors_origins)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[integration]),
         )
         return [method, integration, method_response, integration_response]
 
     def _gateway_responses(self) -> list[aws.apigateway.Response]:
-        origins = self._settings.cors_origins
-        # A gateway response cannot run VTL conditions on headers: with one allowed origin it is pinned;
-        # with several (dev's localhost ports) the request Origin is echoed, and these bodies carry no data.
-        allow_origin = f"'{origins[0]}'" if len(origins) == 1 else "method.request.header.Origin"
-        parameters = {
-            "gatewayresponse.header.Access-Control-Allow-Origin": allow_origin,
-            "gatewayresponse.header.Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOWED_HEADERS)}'",
-            "gatewayresponse.header.Vary": "'Origin'",
-        }
+        parameters = gateway_response_parameters(self._settings.cors_origins)
         templates = gateway_response_templates()
         return [
             aws.apigateway.Response(

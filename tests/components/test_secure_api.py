@@ -58,7 +58,16 @@ def test_deployment_trigger_covers_gateway_response_and_preflight_templates(run_
     monkeypatch.undo()
     original = api_plan.preflight_response_template
     monkeypatch.setattr(secure_api, "preflight_response_template", lambda origins: original(origins) + "\n")
-    assert trigger(run_pulumi(build())) not in (base, changed_response)
+    changed_template = trigger(run_pulumi(build()))
+    assert changed_template not in (base, changed_response)
+    monkeypatch.undo()
+    # Static CORS headers of preflights and gateway responses are part of the snapshot as well.
+    for function in ("preflight_response_parameters", "gateway_response_parameters"):
+        original_parameters = getattr(secure_api, function)
+        monkeypatch.setattr(secure_api, function,
+                            lambda *a, _f=original_parameters: {**_f(*a), "method.response.header.X-Extra": "'1'"})
+        assert trigger(run_pulumi(build())) not in (base, changed_response, changed_template)
+        monkeypatch.undo()
 
 
 def test_args_refuse_an_invalid_route_table_before_any_resource(run_pulumi) -> None:
