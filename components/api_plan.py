@@ -98,7 +98,7 @@ def split_path(path: str) -> list[str]:
 def permission_path(path: str) -> str:
     """The path as it appears in an execute-api source ARN: parameters match any value."""
     # API Gateway invokes with the concrete request path, so `{orderId}` must become `*`.
-    return "/" + "/".join("*" if _PARAM_SEGMENT.match(s) else s for s in split_path(path)) if path != "/" else "/"
+    return "/" + "/".join("*" if _PARAM_SEGMENT.match(s) else s for s in split_path(path))
 
 
 def source_arn(execution_arn: str, method: str, path: str) -> str:

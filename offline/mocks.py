@@ -106,9 +106,7 @@ def _ses_identity(inputs: dict, name: str) -> tuple[str, dict]:
 
 
 def _ses_config_set(inputs: dict, name: str) -> tuple[str, dict]:
-    set_name = _auto_name(inputs, "configurationSetName", name) if "configurationSetName" in inputs else _auto_name(
-        inputs, "name", name
-    )
+    set_name = inputs.get("configurationSetName") or _auto_name(inputs, "name", name)
     return set_name, {"arn": _arn("ses", f"configuration-set/{set_name}")}
 
 
