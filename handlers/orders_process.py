@@ -32,6 +32,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from handlers.common import log
+from handlers.common.addresses import is_address
 from handlers.common.batch import out_of_time
 
 RECEIPTS_BUCKET = os.environ["RECEIPTS_BUCKET"]
@@ -99,7 +100,8 @@ def build_receipt(order: dict[str, Any]) -> dict[str, Any]:
         "priority": order.get("priority", "standard"),
         "submittedAt": order.get("submittedAt"),
         "processedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "confirmation": "PENDING" if order["customer"].get("email") else "NO_ADDRESS",
+        # The shared grammar: a job the sender would refuse forever is never queued (no false "QUEUED").
+        "confirmation": "PENDING" if is_address(order["customer"].get("email")) else "NO_ADDRESS",
         "fingerprint": order.get("fingerprint"),
     }
 

@@ -5,16 +5,16 @@ units) and are summed as `Decimal`s quantized to the currency's minor units. A c
 with the computed one: a disagreement is a 400, never trusted. The customer (`sub`, email, name) comes from the
 authorizer's claims, never from the body; the email only when Cognito has verified it.
 
-Idempotency without a database: with an `Idempotency-Key` header the order id is
-`uuid5(IDEMPOTENCY_NAMESPACE, sub + "\\n" + key)`, so the same user retrying with the same key gets the same order
-id on any instance, and another user's identical key names another order. A retry may still put a second message
-on the queue (e.g. the first response was lost after the send), but it never makes a second order:
-- on a FIFO queue the deduplication id is the order id, so SQS drops a resend within its 5-minute window;
-- on any queue the processor creates `receipts/<sub>/<orderId>.json` only if absent (S3 `If-None-Match: *`) and
-  queues the confirmation only while that receipt says it has not been queued: a second message for the same
-  order id is acknowledged with no second receipt and no second email.
-The first order processed under a key wins; reusing a key with different items is not detected here (there is
-no store to compare with), the processor keeps the first order and logs the mismatch (`fingerprint`).
+Idempotency (IETF draft "The Idempotency-Key HTTP Header Field"): with an `Idempotency-Key` header the order id
+is `uuid5(IDEMPOTENCY_NAMESPACE, sub + "\\n" + key)`, so the same user retrying with the same key gets the same
+order id on any instance, and another user's identical key names another order. The first request under a key
+records the request's fingerprint (SHA-256 of its canonical JSON) in the idempotency table, conditionally and
+with a 24-hour TTL; a later request under that key:
+- with the same body gets the same order id and is queued again (safe: see below), so a retry after a lost
+  response or a failed send never drops the order;
+- with a different body is refused with 422 `idempotency_key_reused`, and nothing is queued.
+The queue side stays idempotent per order id: on a FIFO queue the deduplication id is the order id, and the
+processor creates `receipts/<sub>/<orderId>.json` only if absent and queues one confirmation per order.
 Without the header each request is a new order (uuid4; the seed's timestamp ids collide).
 """
 
@@ -24,19 +24,25 @@ import hashlib
 import json
 import os
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from handlers.common import log
+from handlers.common.addresses import is_address
 from handlers.common.claims import Caller, claims_of, require_caller
 from handlers.common.http import HttpError, api_handler, header, json_body, json_response
+from handlers.common.text import name_problem
 from handlers.common.validation import require_valid
 
 ORDERS_QUEUE_URL = os.environ["ORDERS_QUEUE_URL"]
+IDEMPOTENCY_TABLE = os.environ["IDEMPOTENCY_TABLE"]
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 FIFO = ORDERS_QUEUE_URL.endswith(".fifo")
 
 # Fixed forever: changing it would give retried requests new order ids.
@@ -49,6 +55,7 @@ MINOR_UNITS = {c: 2 for c in ("AUD", "CAD", "CHF", "DKK", "EUR", "GBP", "NOK", "
 MESSAGE_VERSION = 1
 
 sqs = boto3.client("sqs")
+dynamodb = boto3.client("dynamodb")
 
 
 def order_id_for(sub: str, idempotency_key: str | None) -> str:
@@ -87,14 +94,17 @@ def price(order: dict[str, Any]) -> tuple[list[dict[str, Any]], Decimal]:
 
 def _verified_email(event: dict[str, Any], caller: Caller) -> str | None:
     """Confirmations go only to an address Cognito verified: never to one a user merely typed in."""
-    return caller.email if str(claims_of(event).get("email_verified", "")).lower() == "true" else None
+    verified = str(claims_of(event).get("email_verified", "")).lower() == "true"
+    # The one address grammar: an address the sender would refuse is never queued (it would only reach the DLQ).
+    return caller.email if verified and is_address(caller.email) else None
 
 
 def _display_name(event: dict[str, Any], caller: Caller) -> str:
     claims = claims_of(event)
     for candidate in (claims.get("name"), claims.get("given_name"), caller.username):
-        if isinstance(candidate, str) and candidate and candidate != caller.sub:
-            return candidate[:128]
+        # Users can change their `name` attribute through Cognito directly: the sign-up rules apply here too.
+        if isinstance(candidate, str) and candidate != caller.sub and name_problem(candidate) is None:
+            return candidate
     return "customer"
 
 
@@ -103,6 +113,35 @@ def _idempotency_key(event: dict[str, Any]) -> str | None:
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise HttpError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 printable ASCII characters")
     return key
+
+
+def request_fingerprint(order: dict[str, Any]) -> str:
+    """The request as the IETF draft compares it: same JSON document, whatever its formatting or key order."""
+    canonical = json.dumps(order, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def claim_key(sub: str, key: str, fingerprint: str, order_id: str, now: float | None = None) -> None:
+    """Record the first request under (sub, key); 422 if the key was already used for another request."""
+    now = time.time() if now is None else now
+    pk = f"{sub}#{hashlib.sha256(key.encode()).hexdigest()}"
+    try:
+        dynamodb.put_item(
+            TableName=IDEMPOTENCY_TABLE,
+            Item={"pk": {"S": pk}, "fingerprint": {"S": fingerprint}, "orderId": {"S": order_id},
+                  "expiresAt": {"N": str(int(now) + IDEMPOTENCY_TTL_SECONDS)}},
+            # TTL deletion is lazy: an expired record counts as absent.
+            ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
+            ExpressionAttributeValues={":now": {"N": str(int(now))}},
+        )
+        return
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+    stored = dynamodb.get_item(TableName=IDEMPOTENCY_TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
+    if stored is None or stored["fingerprint"]["S"] != fingerprint:
+        raise HttpError(422, "idempotency_key_reused",
+                        "this Idempotency-Key was already used with a different request body; use a new key")
 
 
 def build_message(order: dict[str, Any], customer: dict[str, Any], order_id: str) -> dict[str, Any]:
@@ -152,6 +191,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     order_id = order_id_for(caller.sub, key)
     customer = {"sub": caller.sub, "email": _verified_email(event, caller), "name": _display_name(event, caller)}
     message = build_message(order, customer, order_id)
+    if key is not None:
+        claim_key(caller.sub, key, request_fingerprint(order), order_id)
     message_id = enqueue(message)
     log.info("order queued", orderId=order_id, messageId=message_id, items=len(message["items"]),
              idempotent=key is not None)

@@ -1,142 +1,77 @@
-"""POST /register: create a confirmed Cognito user and queue the welcome email.
+"""POST /register: start a sign-up by proving the mailbox. Always 202 "check your email"; no account yet.
 
-The route is public on purpose (it is the sign-up endpoint); API Gateway validates the body with
-`schemas/register.json` and this handler validates it again. The three steps (create user, set the permanent
-password, enqueue the WelcomeEmail job on the email outbox) succeed together or not at all: when a step after
-the user's creation fails, the user is deleted and the response says so; if even that fails, the response says
-the account exists but is incomplete. Nothing is left half-done silently.
+Body `{"email"}`. For an address with no account, a one-time code is stored (hashed) and a VerifyEmail job with
+that code goes to the email outbox; for an address that already has an account, an AccountExists email goes
+there instead. The response, its status and the sequence of AWS calls are the same in both cases (a code is
+stored either way, only the email differs), so neither the answer nor its timing tells a caller who has an
+account. The account itself is created by POST /register/confirm, from the code, so nothing an anonymous
+caller types here reaches a mailbox except the code email (no name is taken here: an attacker-chosen text
+must not be mailed to a victim).
 
-Environment: USER_POOL_ID, EMAIL_QUEUE_URL.
+Per-address and per-IP limits (DynamoDB conditional counters, see `common/limits.py`) are taken before any
+work: over a limit the answer is 429 and nothing is written, stored or sent; so is every invalid request.
+
+Environment: USER_POOL_ID, EMAIL_QUEUE_URL, SIGNUP_TABLE.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from handlers.common import log
+from handlers.common.addresses import is_address, normalize
 from handlers.common.http import HttpError, api_handler, json_body, json_response
+from handlers.common.limits import consume
+from handlers.common.signup import enqueue, limits_for, new_code, source_ip, store_code
 from handlers.common.validation import require_valid
 
 USER_POOL_ID = os.environ["USER_POOL_ID"]
 EMAIL_QUEUE_URL = os.environ["EMAIL_QUEUE_URL"]
+SIGNUP_TABLE = os.environ["SIGNUP_TABLE"]
 
-WELCOME_TEMPLATE = "WelcomeEmail"
-RETRY_AFTER_SECONDS = "5"
-THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "RequestLimitExceeded"})
-EXISTS_CODES = frozenset({"UsernameExistsException", "AliasExistsException"})
+VERIFY_TEMPLATE = "VerifyEmail"
+EXISTS_TEMPLATE = "AccountExists"
+ACCEPTED = {"status": "CHECK_EMAIL", "message": "if this address can be used, a message is on its way to it"}
 
 # Few, short retries: API Gateway gives up after 29 s and the caller can retry on 503.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 cognito = boto3.client("cognito-idp", config=_CONFIG)
+dynamodb = boto3.client("dynamodb", config=_CONFIG)
 sqs = boto3.client("sqs", config=_CONFIG)
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
-def _message(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Message", "") or _code(exc)
-
-
-def _unavailable(what: str) -> HttpError:
-    return HttpError(503, "service_unavailable", f"{what}; retry later", {"Retry-After": RETRY_AFTER_SECONDS})
-
-
-def create_user(email: str, name: str) -> tuple[str, str]:
-    """Create the user (no invitation email: we send our own); returns (username, sub)."""
+def has_account(email: str) -> bool:
     try:
-        user = cognito.admin_create_user(
-            UserPoolId=USER_POOL_ID,
-            Username=email,
-            UserAttributes=[
-                {"Name": "email", "Value": email},
-                {"Name": "email_verified", "Value": "true"},
-                {"Name": "name", "Value": name},
-            ],
-            MessageAction="SUPPRESS",
-        )["User"]
+        cognito.admin_get_user(UserPoolId=USER_POOL_ID, Username=email)
     except ClientError as exc:
-        code = _code(exc)
-        if code in EXISTS_CODES:
-            raise HttpError(409, "user_exists", "an account with this email already exists") from exc
-        if code in THROTTLING_CODES:
-            raise _unavailable("too many sign-ups right now, no account was created") from exc
-        if code == "InvalidParameterException":
-            raise HttpError(400, "invalid_parameter", _message(exc)) from exc
+        if exc.response.get("Error", {}).get("Code") == "UserNotFoundException":
+            return False
         raise
-    attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
-    # With email as a username attribute Cognito's Username is the sub already; otherwise the sub is an attribute.
-    return user["Username"], attributes.get("sub", user["Username"])
+    return True
 
 
-def set_password(username: str, password: str) -> None:
-    try:
-        cognito.admin_set_user_password(UserPoolId=USER_POOL_ID, Username=username, Password=password, Permanent=True)
-    except ClientError as exc:
-        code = _code(exc)
-        if code == "InvalidPasswordException":
-            raise HttpError(400, "invalid_password", _message(exc)) from exc
-        if code == "InvalidParameterException":
-            # e.g. a character Cognito's own password pattern refuses; its message is not echoed (it is about
-            # the password), the client is told what to fix.
-            raise HttpError(400, "invalid_password", "password contains characters that are not allowed") from exc
-        if code in THROTTLING_CODES:
-            raise _unavailable("too many sign-ups right now") from exc
-        raise
-
-
-def welcome_job(email: str, name: str, sub: str) -> dict[str, Any]:
-    """The outbox job the email sender turns into a WelcomeEmail (accountId is the user's sub)."""
-    return {"template": WELCOME_TEMPLATE, "to": [email], "data": {"name": name, "accountId": sub}}
-
-
-def enqueue(job: dict[str, Any]) -> str:
-    try:
-        return sqs.send_message(QueueUrl=EMAIL_QUEUE_URL, MessageBody=json.dumps(job, separators=(",", ":")))[
-            "MessageId"
-        ]
-    except (ClientError, BotoCoreError) as exc:
-        log.error("could not queue the welcome email", errorType=type(exc).__name__, error=str(exc))
-        raise _unavailable("the welcome email could not be queued") from exc
-
-
-def roll_back(username: str, sub: str, failure: HttpError) -> HttpError:
-    """Delete the just-created user; the returned error tells the caller which of the two outcomes happened."""
-    try:
-        cognito.admin_delete_user(UserPoolId=USER_POOL_ID, Username=username)
-    except (ClientError, BotoCoreError) as exc:
-        log.error("registration left incomplete: user could not be deleted", userSub=sub, error=str(exc))
-        return HttpError(
-            500,
-            "registration_incomplete",
-            f"{failure.message}; the account was created but could not be completed or removed, contact support",
-        )
-    log.warning("registration rolled back", userSub=sub, reason=failure.message)
-    return HttpError(failure.status, failure.code, f"{failure.message}; no account was created", failure.headers)
+def email_job(email: str, exists: bool, code: str) -> dict[str, Any]:
+    if exists:
+        return {"template": EXISTS_TEMPLATE, "to": [email], "data": {}}
+    return {"template": VERIFY_TEMPLATE, "to": [email], "data": {"code": code}}
 
 
 @api_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = require_valid(json_body(event), "register")
-    # Addresses are compared case-insensitively in practice: one account per mailbox.
-    email, name = body["email"].lower(), body["name"]
-    username, sub = create_user(email, name)
-    try:
-        set_password(username, body["password"])
-        job_id = enqueue(welcome_job(email, name, sub))
-    except HttpError as failure:
-        raise roll_back(username, sub, failure) from failure
-    except Exception as exc:
-        # Only the error code of an AWS refusal: its message may quote the password the step was given.
-        detail = _code(exc) if isinstance(exc, ClientError) else str(exc)
-        log.error("registration step failed", userSub=sub, errorType=type(exc).__name__, error=detail)
-        raise roll_back(username, sub, HttpError(500, "registration_failed", "registration failed")) from exc
-    log.info("user registered", userSub=sub, emailJobId=job_id)
-    return json_response(201, {"userId": sub, "email": email, "welcomeEmail": "queued"}, event)
+    if not is_address(body["email"]):
+        raise HttpError(400, "validation_error", "email must be an email address")
+    email = normalize(body["email"])
+    consume(dynamodb, SIGNUP_TABLE, limits_for("register", email, source_ip(event)))
+    exists = has_account(email)
+    # Stored for an existing account too (it is never mailed, so it can never be used): the same calls either way.
+    code = new_code()
+    store_code(dynamodb, SIGNUP_TABLE, email, code)
+    job_id = enqueue(sqs, EMAIL_QUEUE_URL, email_job(email, exists, code))
+    log.info("sign-up started", emailJobId=job_id)
+    return json_response(202, ACCEPTED, event)

@@ -1,5 +1,9 @@
 """Email outbox consumer: one SQS record = one job `{"template", "to", "data"}` sent as an SES templated email.
 
+String values of `data` are made HTML-neutral (`common/text.email_safe`) before they reach SES: whether or not
+SES escapes `{{x}}`, no value can add markup to the HTML part. Addresses follow the one shared grammar
+(`common/addresses.py`), so a job the producers queue is never refused here for its address.
+
 Producers never call SES: they enqueue jobs, and this function is the only one allowed to send. A job that is
 invalid (unknown template, no or more than 50 recipients, a malformed address, missing template data) or whose
 send fails is reported in `batchItemFailures` with a logged reason: SQS redelivers it and, after the queue's
@@ -27,7 +31,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.common import log
+from handlers.common.addresses import is_address
 from handlers.common.batch import out_of_time
+from handlers.common.text import email_safe
 from handlers.common.validation import load_schema, validate
 
 SENDER_ADDRESS = os.environ["SENDER_ADDRESS"]
@@ -63,6 +69,9 @@ def parse_job(body: Any) -> Job:
     issues = validate(document, load_schema("email_job"))
     if issues:
         raise InvalidJob(f"{issues[0].path} {issues[0].message}")
+    bad = [a for a in document["to"] if not is_address(a)]
+    if bad:  # the schema's pattern is the shared grammar; the local-part length is checked here
+        raise InvalidJob(f"to holds {len(bad)} address(es) outside the address grammar")
     template = TEMPLATES.get(document["template"])
     if template is None:
         raise InvalidJob(f"unknown template {document['template']!r}; known: {sorted(TEMPLATES)}")
@@ -71,7 +80,10 @@ def parse_job(body: Any) -> Job:
     if missing:
         # SES would accept the call and then fail to render, silently: refuse it here instead.
         raise InvalidJob(f"data lacks {missing} (strings or numbers) required by template {document['template']}")
-    return Job(template=document["template"], to=tuple(document["to"]), data=data)
+    # Every value may be customer-typed (a name from a Cognito attribute the user can change) and reaches the
+    # HTML part: neutralised here, the one place every email passes, whoever produced the job.
+    safe = {k: email_safe(v) if isinstance(v, str) else v for k, v in data.items()}
+    return Job(template=document["template"], to=tuple(document["to"]), data=safe)
 
 
 def _renderable(value: Any) -> bool:

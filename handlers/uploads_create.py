@@ -1,6 +1,7 @@
 """POST /uploads: store a small file sent inline under the caller's own prefix.
 
-Every check runs before the single PutObject, so a rejected request writes nothing. The S3 ObjectCreated
+Every check (type allowed, size, filename, and the bytes matching the declared type: UTF-8 for text, the
+magic bytes for binary types) runs before the single PutObject, so a rejected request writes nothing. The S3 ObjectCreated
 notification (not this handler) publishes the upload to the stream, exactly as for presigned uploads.
 """
 
@@ -15,7 +16,7 @@ import boto3
 from handlers.common import log
 from handlers.common.claims import require_caller
 from handlers.common.http import HttpError, api_handler, json_body, json_response
-from handlers.common.uploads import UploadEnv, allowed_content_type, new_upload_key
+from handlers.common.uploads import UploadEnv, allowed_content_type, content_problem, new_upload_key
 from handlers.common.validation import require_valid
 
 ENV = UploadEnv.load()
@@ -59,6 +60,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = require_valid(json_body(event), "upload")
     content_type = allowed_content_type(body["contentType"], ENV.content_types)
     data = decode_content(body["content"], body.get("encoding", "utf-8"))
+    problem = content_problem(data, content_type)
+    if problem:  # the processor would refuse it forever: refused here, nothing stored
+        raise HttpError(400, "invalid_content", problem)
     upload = new_upload_key(caller.sub, body["filename"])
     s3.put_object(Bucket=ENV.uploads_bucket, Key=upload.key, Body=data, ContentType=content_type)
     log.info("upload stored", key=upload.key, size=len(data), contentType=content_type)

@@ -15,7 +15,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from handlers.common import log
-from handlers.common.uploads import UploadEnv, parse_upload_key
+from handlers.common.uploads import MISSING_CODES, UploadEnv, parse_upload_key
 
 ENV = UploadEnv.load()
 
@@ -34,7 +34,8 @@ def stream_record(s3_record: dict[str, Any]) -> dict[str, Any] | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+        # Without s3:ListBucket a missing key is a 403: both mean the upload is gone, nothing to publish.
+        if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
             log.warning("upload vanished before ingest", key=key)
             return None
         raise

@@ -3,7 +3,7 @@
 The prefix listed is built here from the authenticated sub and nothing from the request: the function's
 role may list any `uploads/*` prefix (a Lambda role cannot be scoped per API caller), so this handler is
 what keeps one user out of another's uploads. Status is stateless: an upload is "processed" once its
-processed object exists.
+processed object exists, "rejected" (with the reason) when the processor recorded a permanent rejection there.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from handlers.common import log
 from handlers.common.claims import require_caller
 from handlers.common.http import HttpError, api_handler, json_response
-from handlers.common.uploads import UPLOADS_PREFIX, UploadEnv, owner_segment, parse_upload_key
+from handlers.common.uploads import MISSING_CODES, UPLOADS_PREFIX, UploadEnv, owner_segment, parse_upload_key
 
 ENV = UploadEnv.load()
 DOWNLOAD_URL_TTL_SECONDS = min(300, ENV.url_ttl_seconds)
@@ -38,23 +38,27 @@ def _limit(event: dict[str, Any]) -> int:
     return int(raw)
 
 
-def processed_status(processed_key: str) -> str:
-    """'processed' when the result exists. Without s3:ListBucket on that bucket S3 answers 403, not 404,
-    for a missing key, so both mean 'pending'; anything else is a real error."""
+def processed_status(processed_key: str) -> tuple[str, str | None]:
+    """('processed', None) when the result exists; ('rejected', reason) when the processor refused the content
+    for good; ('pending', None) when there is no result yet. Without s3:ListBucket on that bucket S3 answers
+    403, not 404, for a missing key, so both mean 'pending'; anything else is a real error."""
     try:
-        s3.head_object(Bucket=ENV.processed_bucket, Key=processed_key)
+        head = s3.head_object(Bucket=ENV.processed_bucket, Key=processed_key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "403", "AccessDenied"):
-            return "pending"
+        if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+            return "pending", None
         raise
-    return "processed"
+    metadata = head.get("Metadata") or {}
+    if metadata.get("status") == "rejected":
+        return "rejected", metadata.get("reason") or "the content was not accepted"
+    return "processed", None
 
 
 def describe(item: dict[str, Any], owner: str) -> dict[str, Any] | None:
     upload = parse_upload_key(item["Key"])
     if upload is None or upload.owner != owner:
         return None
-    status = processed_status(upload.processed_key)
+    status, reason = processed_status(upload.processed_key)
     entry = {
         "key": upload.key,
         "name": upload.name,
@@ -62,6 +66,8 @@ def describe(item: dict[str, Any], owner: str) -> dict[str, Any] | None:
         "uploadedAt": item["LastModified"].isoformat(),
         "status": status,
     }
+    if reason:
+        entry["reason"] = reason
     if status == "processed":
         entry["downloadUrl"] = s3.generate_presigned_url(
             "get_object",

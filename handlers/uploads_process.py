@@ -1,10 +1,16 @@
 """Kinesis consumer: each upload record becomes `processed/<sub>/<name>` in the processed bucket.
 
 Text objects (text/*) are upper-cased as in the seed; other allowed types are copied with their metadata.
-The write is conditional (If-None-Match: *), so a record delivered twice writes the object once. A record
-that cannot be processed (bad payload, vanished or oversized object, disallowed type) is reported in
-`batchItemFailures`: Lambda retries it a finite number of times, bisecting the batch, then sends it to the
-on-failure queue, while the good records of the batch are processed.
+The write is conditional (If-None-Match: *), so a record delivered twice writes the object once.
+
+Outcomes per record:
+- content the customer got wrong (text that is not UTF-8, bytes that do not match the declared type, a type
+  no longer allowed, an oversized object): retrying can never help, so the upload is rejected for good: an
+  empty object is written at the processed key with metadata `status=rejected` and the reason (GET /uploads
+  shows it), and the record is acknowledged. No retry, no failure queue, no alarm a customer can trigger;
+- the object is gone (404, or 403 since the role has no s3:ListBucket): nothing to do, acknowledged;
+- a malformed record or an AWS error: reported in `batchItemFailures`; Lambda retries it a finite number of
+  times, bisecting the batch, then sends it to the on-failure queue, while the good records are processed.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from handlers.common import log
 from handlers.common.batch import out_of_time
-from handlers.common.uploads import UploadEnv, is_text, parse_upload_key
+from handlers.common.uploads import MISSING_CODES, UploadEnv, UploadKey, content_problem, is_text, parse_upload_key
 
 ENV = UploadEnv.load()
 
@@ -30,8 +36,15 @@ TIME_GUARD_MS = 10_000
 s3 = boto3.client("s3")
 
 
+REJECTED_STATUS = "rejected"
+
+
 class Rejected(Exception):
-    """This record can never be processed as it is; the message says why."""
+    """This record can never be processed as it is (a malformed record); the message says why."""
+
+
+class Refused(Exception):
+    """The uploaded content is unacceptable: recorded as a permanent rejection of the upload, not retried."""
 
 
 def decode(record: dict[str, Any]) -> dict[str, Any]:
@@ -50,45 +63,64 @@ def transform(body: bytes, content_type: str) -> bytes:
     try:
         return body.decode("utf-8").upper().encode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Rejected("text object is not valid UTF-8") from exc
+        raise Refused("text content is not valid UTF-8") from exc
 
 
-def process(payload: dict[str, Any]) -> str:
-    """Write the processed object for one upload record; returns the processed key."""
+def _write(key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> None:
+    try:
+        s3.put_object(Bucket=ENV.processed_bucket, Key=key, Body=body, ContentType=content_type,
+                      Metadata=metadata, IfNoneMatch="*")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
+            raise
+        log.info("already processed", key=key)
+
+
+def record_rejection(upload: UploadKey, reason: str) -> None:
+    """The permanent outcome GET /uploads reports: an empty object with the reason (S3 metadata is ASCII)."""
+    _write(upload.processed_key, b"", "application/octet-stream",
+           {"status": REJECTED_STATUS, "reason": reason.encode("ascii", "replace").decode()[:512],
+            "source-key": upload.key, "owner": upload.owner})
+
+
+def process(payload: dict[str, Any]) -> str | None:
+    """Write the processed object (or the rejection) for one upload record; None when the upload is gone."""
     upload = parse_upload_key(payload["key"])
     # The owner in the record must be the one the key names: a record never redirects output elsewhere.
     if payload["bucket"] != ENV.uploads_bucket or upload is None or upload.owner != payload["owner"]:
         raise Rejected("record does not name an upload of its owner")
+    try:
+        return _process(upload, payload)
+    except Refused as exc:
+        log.warning("upload rejected for good", key=upload.key, reason=str(exc))
+        record_rejection(upload, str(exc))
+        return upload.processed_key
+
+
+def _process(upload: UploadKey, payload: dict[str, Any]) -> str | None:
     if isinstance(payload.get("size"), int) and payload["size"] > ENV.max_bytes:
-        raise Rejected(f"object is larger than {ENV.max_bytes} bytes")
+        raise Refused(f"object is larger than {ENV.max_bytes} bytes")
     try:
         source = s3.get_object(Bucket=ENV.uploads_bucket, Key=upload.key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            raise Rejected("object no longer exists") from exc
+        # Without s3:ListBucket a missing key is a 403: either way the upload was deleted, nothing to process.
+        if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+            log.warning("upload vanished before processing", key=upload.key)
+            return None
         raise
     with source["Body"] as stream:
         if source["ContentLength"] > ENV.max_bytes:
-            raise Rejected(f"object is larger than {ENV.max_bytes} bytes")
+            raise Refused(f"object is larger than {ENV.max_bytes} bytes")
         body = stream.read()
     content_type = source.get("ContentType") or "application/octet-stream"
     if content_type.split(";", 1)[0].strip().lower() not in ENV.content_types:
-        raise Rejected(f"content type {content_type!r} is not allowed")
+        raise Refused(f"content type {content_type!r} is not allowed")
+    problem = content_problem(body, content_type)
+    if problem:  # presigned uploads reach S3 unchecked: their bytes are checked here, as POST /uploads does
+        raise Refused(problem)
     metadata = {**source.get("Metadata", {}), "source-key": upload.key, "source-etag": source["ETag"].strip('"'),
                 "owner": upload.owner}
-    try:
-        s3.put_object(
-            Bucket=ENV.processed_bucket,
-            Key=upload.processed_key,
-            Body=transform(body, content_type),
-            ContentType=content_type,
-            Metadata=metadata,
-            IfNoneMatch="*",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
-            raise
-        log.info("already processed", key=upload.processed_key)
+    _write(upload.processed_key, transform(body, content_type), content_type, metadata)
     return upload.processed_key
 
 
@@ -107,7 +139,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                          awsRequestId=getattr(context, "aws_request_id", None))
         try:
             processed_key = process(decode(record))
-            log.info("upload processed", processedKey=processed_key)
+            if processed_key:
+                log.info("upload processed", processedKey=processed_key)
         except Rejected as exc:
             log.error("record rejected", reason=str(exc))
             failures.append({"itemIdentifier": sequence})

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from handlers.common.http import HttpError
 
+# S3 answers a missing key with 403 instead of 404 when the reader lacks s3:ListBucket: both mean "not there".
+MISSING_CODES = frozenset({"404", "NoSuchKey", "403", "AccessDenied"})
+
 UPLOADS_PREFIX = "uploads/"
 PROCESSED_PREFIX = "processed/"
 MAX_FILENAME_BYTES = 255
@@ -77,7 +80,8 @@ def safe_filename(raw: str) -> str:
     """The last path segment of `raw`, reduced to [A-Za-z0-9._-]; InvalidFilename for names we refuse."""
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidFilename("filename is empty")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in raw):
+    # Cs: a lone surrogate (JSON "\ud800") cannot be encoded into a key at all.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in raw):
         raise InvalidFilename("filename contains control characters")
     segments = re.split(r"[/\\]", raw)
     if any(segment.strip() == ".." for segment in segments):
@@ -124,3 +128,50 @@ def allowed_content_type(value: str, allowed: frozenset[str]) -> str:
 
 def is_text(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower().startswith("text/")
+
+
+def media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_textual(content_type: str) -> bool:
+    """Types whose bytes must be UTF-8 text: text/*, JSON and the +json/+xml structured suffixes."""
+    kind = media_type(content_type)
+    return kind.startswith("text/") or kind in ("application/json", "application/xml") or kind.endswith(
+        ("+json", "+xml"))
+
+
+# Leading bytes each binary type must start with (any one of the alternatives). A type that is not textual, not
+# application/octet-stream and not listed here cannot be checked, so it is refused: content is never stored
+# under a type we cannot vouch for (HTML sent as image/png would be served back as image/png).
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),  # + "WEBP" at offset 8, checked below
+    "image/bmp": (b"BM",),
+    "image/tiff": (b"II*\x00", b"MM\x00*"),
+    "application/pdf": (b"%PDF-",),
+    "application/zip": (b"PK\x03\x04", b"PK\x05\x06"),
+    "application/gzip": (b"\x1f\x8b",),
+}
+UNCHECKED_TYPES = frozenset({"application/octet-stream"})
+
+
+def content_problem(data: bytes, content_type: str) -> str | None:
+    """Why `data` is not what `content_type` declares, or None when it is."""
+    kind = media_type(content_type)
+    if is_textual(kind):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"{kind} content is not valid UTF-8 text"
+        return None
+    if kind in UNCHECKED_TYPES:
+        return None
+    signatures = SIGNATURES.get(kind)
+    if signatures is None:
+        return f"content of type {kind} cannot be checked, so it is not accepted"
+    if not data.startswith(signatures) or (kind == "image/webp" and data[8:12] != b"WEBP"):
+        return f"content does not match its declared type {kind}"
+    return None

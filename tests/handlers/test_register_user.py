@@ -1,317 +1,356 @@
-"""POST /register against moto: user created and confirmed, welcome email queued then sent, failures rolled back."""
+"""Sign-up on moto: POST /register mails a code (or an "account exists" notice), POST /register/confirm creates
+the verified account from that code, then the welcome email; limits per address and per IP on both routes."""
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 
 from components.settings import settings_from
-from handlers.common.validation import load_schema
-from tests.events import REGION, LambdaContext, api_event
+from handlers.common import signup
+from handlers.common.addresses import ADDRESS_PATTERN
+from tests.events import ACCOUNT_ID, REGION, LambdaContext, api_event
 from tests.handlers import test_send_email as email_tests
 from tests.handlers.test_send_email import Outbox, deliver, physical_names, sender_env, sent_messages
 
-# The outbox queue (+ DLQ) and the SES setup (verified sender, templates from the repository files).
 outbox = email_tests.outbox
 ses = email_tests.ses
 
-SCHEMA = load_schema("register")
 DEV_POLICY = settings_from(lambda key: None, project="secure-serverless", stack="dev").cognito.password_policy
-BODY = {"email": "Ann.Lee@Example.org", "password": "Correct-Horse-9", "name": "Ann Lee"}
+EMAIL = "Ann.Lee@Example.org"
+PASSWORD = "Correct-Horse-9"  # noqa: S105
+TABLE = "signup"
 
 
-def create_pool(strict: bool = True) -> tuple[str, str]:
-    """A pool shaped like SecureApi's (email is the username); `strict` = the dev stack's password policy."""
+def create_pool() -> tuple[str, str]:
+    """A pool shaped like SecureApi's (email is the username) with the dev stack's password policy."""
     idp = boto3.client("cognito-idp", region_name=REGION)
-    policy = {
-        "MinimumLength": DEV_POLICY.min_length,
-        "RequireUppercase": DEV_POLICY.require_uppercase,
-        "RequireLowercase": DEV_POLICY.require_lowercase,
-        "RequireNumbers": DEV_POLICY.require_numbers,
-        "RequireSymbols": DEV_POLICY.require_symbols,
-    } if strict else {
-        "MinimumLength": SCHEMA["properties"]["password"]["minLength"],
-        "RequireUppercase": False, "RequireLowercase": False, "RequireNumbers": False, "RequireSymbols": False,
-    }
-    pool_id = idp.create_user_pool(
-        PoolName="users", UsernameAttributes=["email"], Policies={"PasswordPolicy": policy}
-    )["UserPool"]["Id"]
+    policy = {"MinimumLength": DEV_POLICY.min_length, "RequireUppercase": DEV_POLICY.require_uppercase,
+              "RequireLowercase": DEV_POLICY.require_lowercase, "RequireNumbers": DEV_POLICY.require_numbers,
+              "RequireSymbols": DEV_POLICY.require_symbols}
+    pool_id = idp.create_user_pool(PoolName="users", UsernameAttributes=["email"],
+                                   Policies={"PasswordPolicy": policy})["UserPool"]["Id"]
     client_id = idp.create_user_pool_client(
         UserPoolId=pool_id, ClientName="web", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
     )["UserPoolClient"]["ClientId"]
     return pool_id, client_id
 
 
+def create_table(name: str = TABLE) -> str:
+    """The sign-up table as the lead is asked to declare it: string key `pk`, TTL on `expiresAt`."""
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+    return name
+
+
+def table_items(name: str = TABLE) -> list[dict[str, Any]]:
+    return boto3.client("dynamodb", region_name=REGION).scan(TableName=name)["Items"]
+
+
 def users(pool_id: str) -> list[dict[str, Any]]:
     return boto3.client("cognito-idp", region_name=REGION).list_users(UserPoolId=pool_id)["Users"]
 
 
-def queued(outbox: Outbox) -> int:
-    attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
-        QueueUrl=outbox.url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"])
+def outbox_jobs(outbox: Outbox) -> list[dict[str, Any]]:
+    """Every job on the outbox, read from moto's queue without receiving it (a receive would spend a delivery)."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[ACCOUNT_ID][REGION].queues[outbox.url.rsplit("/", 1)[1]]
+    return [json.loads(m.body) for m in queue._messages]
 
 
-def post(module: ModuleType, body: Any = None, raw_body: str | None = None) -> tuple[int, dict[str, str], Any]:
-    response = module.handler(api_event("POST", "/register", body=body, raw_body=raw_body), LambdaContext())
+def call(module: ModuleType, path: str, body: Any = None, raw_body: str | None = None,
+         ip: str = "203.0.113.10") -> tuple[int, dict[str, str], Any]:
+    event = api_event("POST", path, body=body, raw_body=raw_body)
+    event["requestContext"]["identity"]["sourceIp"] = ip
+    response = module.handler(event, LambdaContext())
     return response["statusCode"], response["headers"], json.loads(response["body"])
 
 
-@pytest.fixture
-def pool(aws: None) -> tuple[str, str]:
-    return create_pool()
+@dataclass
+class SignUp:
+    pool_id: str
+    client_id: str
+    outbox: Outbox
+    register: ModuleType
+    confirm: ModuleType
+
+    def start(self, email: str = EMAIL, ip: str = "203.0.113.10") -> tuple[int, dict[str, str], Any]:
+        return call(self.register, "/register", {"email": email}, ip=ip)
+
+    def finish(self, code: str, email: str = EMAIL, name: str = "Ann Lee", password: str = PASSWORD,
+               ip: str = "203.0.113.10") -> tuple[int, dict[str, str], Any]:
+        return call(self.confirm, "/register/confirm",
+                    {"email": email, "code": code, "name": name, "password": password}, ip=ip)
+
+    def code_for(self, email: str = EMAIL) -> str:
+        """The code as the mailbox owner reads it: from the VerifyEmail job queued for that address."""
+        codes = [j["data"]["code"] for j in outbox_jobs(self.outbox)
+                 if j["template"] == "VerifyEmail" and j["to"] == [email.lower()]]
+        assert codes, f"no code was mailed to {email}"
+        return codes[-1]
 
 
 @pytest.fixture
-def register(pool: tuple[str, str], outbox: Outbox, load_handler: Callable[..., ModuleType]) -> ModuleType:
-    return load_handler("register_user", env={"USER_POOL_ID": pool[0], "EMAIL_QUEUE_URL": outbox.url})
+def flow(aws: None, outbox: Outbox, load_handler: Callable[..., ModuleType]) -> SignUp:
+    pool_id, client_id = create_pool()
+    env = {"USER_POOL_ID": pool_id, "EMAIL_QUEUE_URL": outbox.url, "SIGNUP_TABLE": create_table()}
+    return SignUp(pool_id, client_id, outbox, load_handler("register_user", env=env),
+                  load_handler("register_confirm", env=env))
 
 
-def jwt_claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-
-
-def test_registration_confirms_the_user_who_can_sign_in_and_is_sent_the_welcome_email(
-    register: ModuleType, pool: tuple[str, str], outbox: Outbox, ses: Any, load_handler: Callable[..., ModuleType]
-) -> None:
-    status, _, body = post(register, BODY)
-
-    assert status == 201
-    email = BODY["email"].lower()
-    assert body == {"userId": body["userId"], "email": email, "welcomeEmail": "queued"}
+def existing_user(pool_id: str, email: str = EMAIL) -> None:
     idp = boto3.client("cognito-idp", region_name=REGION)
-    user = idp.admin_get_user(UserPoolId=pool[0], Username=email)
-    attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
-    assert user["UserStatus"] == "CONFIRMED"
-    assert attributes["email"] == email and attributes["email_verified"] == "true" and attributes["name"] == "Ann Lee"
-    assert attributes["sub"] == body["userId"]
+    idp.admin_create_user(UserPoolId=pool_id, Username=email.lower(), MessageAction="SUPPRESS",
+                          UserAttributes=[{"Name": "email", "Value": email.lower()},
+                                          {"Name": "email_verified", "Value": "true"}])
 
-    tokens = idp.initiate_auth(
-        ClientId=pool[1], AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": email, "PASSWORD": BODY["password"]}
-    )["AuthenticationResult"]
-    assert jwt_claims(tokens["IdToken"])["sub"] == body["userId"]
+
+# ------------------------------------------------------------------------------------------ finding 1: the code
+
+
+def test_register_creates_no_account_and_mails_only_a_code(flow: SignUp) -> None:
+    status, _, body = flow.start()
+
+    assert status == 202 and body["status"] == "CHECK_EMAIL"
+    assert users(flow.pool_id) == []  # nothing usable, nothing verified, until the code comes back
+    [job] = outbox_jobs(flow.outbox)
+    assert job["template"] == "VerifyEmail" and job["to"] == [EMAIL.lower()]
+    assert set(job["data"]) == {"code"} and len(job["data"]["code"]) == 6 and job["data"]["code"].isdigit()
+    # Only its hash is stored.
+    assert all(job["data"]["code"] not in json.dumps(item) for item in table_items())
+
+
+def test_confirm_with_the_mailed_code_creates_the_verified_account_then_the_welcome_email(
+    flow: SignUp, ses: Any, load_handler: Callable[..., ModuleType]
+) -> None:
+    flow.start()
+    code = flow.code_for()
+    status, _, body = flow.finish(code)
+
+    assert status == 201 and body["email"] == EMAIL.lower() and body["welcomeEmail"] == "queued"
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    user = idp.admin_get_user(UserPoolId=flow.pool_id, Username=EMAIL.lower())
+    attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+    assert user["UserStatus"] == "CONFIRMED" and attributes["email_verified"] == "true"
+    assert attributes["name"] == "Ann Lee" and attributes["sub"] == body["userId"]
+    idp.initiate_auth(ClientId=flow.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                      AuthParameters={"USERNAME": EMAIL.lower(), "PASSWORD": PASSWORD})
 
     sender = load_handler("send_email", env=sender_env())
-    received, result = deliver(outbox, sender.handler)
-    assert len(received) == 1 and result == {"batchItemFailures": []}
-    [message] = sent_messages()
-    assert message.destinations == {"ToAddresses": [email]}
-    assert message.template == physical_names()["WelcomeEmail"]
-    assert json.loads(message.template_data) == {"name": "Ann Lee", "accountId": body["userId"]}
+    while deliver(flow.outbox, sender.handler)[0]:
+        pass
+    templates = [m.template for m in sent_messages()]
+    assert templates == [physical_names()["VerifyEmail"], physical_names()["WelcomeEmail"]]
+    # The code is single-use.
+    assert flow.finish(code)[2]["error"]["code"] == "invalid_code"
 
 
-@pytest.mark.parametrize("second_email", [BODY["email"], BODY["email"].upper()], ids=["same", "other-case"])
-def test_duplicate_registration_is_409_and_sends_no_second_email(
-    register: ModuleType, pool: tuple[str, str], outbox: Outbox, ses: Any, second_email: str,
-    load_handler: Callable[..., ModuleType],
-) -> None:
-    assert post(register, BODY)[0] == 201
-
-    status, _, body = post(register, {**BODY, "email": second_email, "name": "Mallory"})
-
-    assert status == 409 and body["error"]["code"] == "user_exists"
-    [user] = users(pool[0])
-    assert {a["Name"]: a["Value"] for a in user["Attributes"]}["name"] == "Ann Lee"
-    deliver(outbox, load_handler("send_email", env=sender_env()).handler)
-    [message] = sent_messages()
-    assert json.loads(message.template_data)["name"] == "Ann Lee"
-    assert queued(outbox) == 0
+def test_a_wrong_code_creates_nothing_and_five_wrong_codes_kill_the_right_one(flow: SignUp) -> None:
+    flow.start()
+    right = flow.code_for()
+    wrong = f"{(int(right) + 1) % 10**6:06d}"
+    for _ in range(signup.MAX_ATTEMPTS):
+        status, _, body = flow.finish(wrong)
+        assert status == 400 and body["error"]["code"] == "invalid_code"
+    assert flow.finish(right)[0] == 400
+    assert users(flow.pool_id) == []
 
 
-def test_password_outside_the_pool_policy_is_400_with_the_policy_message_and_leaves_nothing(
-    register: ModuleType, pool: tuple[str, str], outbox: Outbox
-) -> None:
-    status, _, body = post(register, {**BODY, "password": "alllowercase"})
+def test_an_expired_code_is_refused(flow: SignUp, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
 
-    assert status == 400 and body["error"]["code"] == "invalid_password"
-    assert "password policy" in body["error"]["message"] and "no account was created" in body["error"]["message"]
-    assert users(pool[0]) == [] and queued(outbox) == 0
+    flow.start()
+    later = time.time() + signup.CODE_TTL_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert flow.finish(flow.code_for())[2]["error"]["code"] == "invalid_code"
+    assert users(flow.pool_id) == []
 
 
-BAD_BODIES = {
-    "name missing": ({"email": BODY["email"], "password": BODY["password"]}, "name is required"),
-    "email not a string": ({**BODY, "email": 42}, "email must be of type string"),
-    "email malformed": ({**BODY, "email": "ann@example"}, "email has an invalid format"),
-    "name too long": ({**BODY, "name": "A" * 101}, "name must be at most 100 characters"),
-    "name with markup": ({**BODY, "name": "<script>"}, "name has an invalid format"),
-    # Python's `$` matches before a final newline; the schema's (ECMA) `$` does not, and names have no control chars.
-    "name with a trailing newline": ({**BODY, "name": "Ann Lee\n"}, "name has an invalid format"),
-    "email with a trailing newline": ({**BODY, "email": "ann@example.org\n"}, "email has an invalid format"),
-    "password too long": ({**BODY, "password": "Aa1!" * 17}, "password must be at most 64 characters"),
-    "unknown field": ({**BODY, "groups": ["admins"]}, "groups is not allowed"),
-    "not an object": ([BODY], "body must be of type object"),
+def test_a_code_for_an_address_never_registered_is_refused_like_a_wrong_one(flow: SignUp) -> None:
+    status, _, body = flow.finish("123456", email="nobody@example.org")
+    assert (status, body["error"]["code"]) == (400, "invalid_code")
+
+
+# ------------------------------------------------------------------------------- finding 2: no existence oracle
+
+
+@pytest.fixture
+def aws_calls(flow: SignUp) -> Iterator[list[str]]:
+    """The AWS operations the register handler makes, in order (for the timing comparison)."""
+    calls: list[str] = []
+    clients = (flow.register.cognito, flow.register.dynamodb, flow.register.sqs)
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    for client in clients:
+        client.meta.events.register("before-call.*.*", record)
+    yield calls
+    for client in clients:
+        client.meta.events.unregister("before-call.*.*", record)
+
+
+def test_existing_and_new_addresses_get_the_same_answer_and_the_same_calls(flow: SignUp, aws_calls: list[str]) -> None:
+    existing_user(flow.pool_id, "old@example.org")
+
+    new = flow.start("new@example.org")
+    new_calls = list(aws_calls)
+    aws_calls.clear()
+    old = flow.start("old@example.org")
+
+    assert new[0] == old[0] == 202 and new[2] == old[2]
+    assert new_calls == aws_calls  # same operations in the same order: no call-count timing oracle
+    jobs = {j["to"][0]: j for j in outbox_jobs(flow.outbox)}
+    assert jobs["new@example.org"]["template"] == "VerifyEmail"
+    assert jobs["old@example.org"] == {"template": "AccountExists", "to": ["old@example.org"], "data": {}}
+
+
+# ----------------------------------------------------------------------------------------------- limits
+
+
+def test_per_address_limit_refuses_with_429_and_writes_and_sends_nothing(flow: SignUp) -> None:
+    limit = signup.REGISTER_PER_ADDRESS[0]
+    for i in range(limit):
+        assert flow.start(ip=f"198.51.100.{i}")[0] == 202
+    before = table_items()
+
+    status, headers, body = flow.start(ip="198.51.100.200")
+
+    assert status == 429 and body["error"]["code"] == "too_many_requests" and int(headers["Retry-After"]) > 0
+    assert table_items() == before and len(outbox_jobs(flow.outbox)) == limit
+
+
+def test_per_ip_limit_covers_every_address(flow: SignUp) -> None:
+    limit = signup.REGISTER_PER_IP[0]
+    for i in range(limit):
+        assert flow.start(f"user{i}@example.org")[0] == 202
+    assert flow.start("one-more@example.org")[0] == 429
+    assert flow.start("one-more@example.org", ip="192.0.2.1")[0] == 202
+
+
+def test_confirm_is_limited_per_ip_across_addresses(flow: SignUp) -> None:
+    for i in range(signup.CONFIRM_PER_IP[0]):
+        assert flow.finish("000000", email=f"user{i}@example.org")[0] == 400
+    assert flow.finish("000000", email="other@example.org")[0] == 429
+
+
+# ---------------------------------------------------------------------------------- finding 4: names
+
+
+HOSTILE_NAMES = {
+    "bidi override": "Ann\u202eeL",
+    "bidi isolate": "Ann\u2067x",
+    "C1 control": "Ann\u0085Lee",
+    "line separator": "Ann\u2028Lee",
+    "paragraph separator": "Ann\u2029Lee",
+    "zero width space": "An\u200bn",
+    "zero width joiner": "An\u200dn",
+    "BOM": "\ufeffAnn",
+    "markup": "<b>Ann</b>",
 }
 
 
-@pytest.mark.parametrize(("body", "message"), BAD_BODIES.values(), ids=BAD_BODIES.keys())
-def test_bad_body_is_400_naming_the_field_and_creates_nothing(
-    register: ModuleType, pool: tuple[str, str], outbox: Outbox, body: Any, message: str
+@pytest.mark.parametrize("name", HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
+def test_names_with_invisible_or_reordering_characters_are_refused(flow: SignUp, name: str) -> None:
+    flow.start()
+    code = flow.code_for()
+    status, _, body = flow.finish(code, name=name)
+    assert status == 400 and body["error"]["code"] == "validation_error"
+    assert users(flow.pool_id) == []
+    assert flow.finish(code)[0] == 201  # the refusal spent no attempt
+
+
+def test_a_lone_surrogate_in_a_name_is_400(flow: SignUp) -> None:
+    raw = '{"email": "ann@example.org", "code": "123456", "name": "Ann\\ud800", "password": "Correct-Horse-9"}'
+    status, _, body = call(flow.confirm, "/register/confirm", raw_body=raw)
+    assert status == 400 and body["error"]["code"] == "validation_error"
+    assert table_items() == []
+
+
+# ------------------------------------------------------------------------- finding 9: one address grammar
+
+
+def test_an_apostrophe_address_signs_up_and_is_mailed_end_to_end(
+    flow: SignUp, ses: Any, load_handler: Callable[..., ModuleType], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    status, _, response = post(register, body)
+    # moto's username check (`[A-Za-z0-9._%+-]+@...`) is narrower than RFC 5322 and than what Cognito documents
+    # for the email attribute; it is widened to the shared grammar here (not provable offline: see the report).
+    from moto.cognitoidp import utils
 
-    assert (status, response["error"]) == (400, {"code": "validation_error", "message": message})
-    assert users(pool[0]) == [] and queued(outbox) == 0
+    monkeypatch.setitem(utils.FORMATS, "email", ADDRESS_PATTERN[1:-1])
+    email = "o'neil@example.org"
+    assert flow.start(email)[0] == 202
+    assert flow.finish(flow.code_for(email), email=email)[0] == 201
+    sender = load_handler("send_email", env=sender_env())
+    while (batch := deliver(flow.outbox, sender.handler))[0]:
+        assert batch[1] == {"batchItemFailures": []}
+    assert [m.destinations["ToAddresses"] for m in sent_messages()] == [[email], [email]]
 
 
-@pytest.mark.parametrize("raw", ["", "{\"email\": ", "bnVsbA=="], ids=["empty", "truncated", "base64-ish"])
-def test_unparsable_body_is_400(register: ModuleType, raw: str) -> None:
-    status, _, response = post(register, raw_body=raw)
-
-    assert status == 400 and response["error"]["code"] in {"invalid_body", "invalid_json", "validation_error"}
-
-
-def client_error(stubber: Stubber, method: str, code: str, status: int = 400) -> None:
-    stubber.add_client_error(method, service_error_code=code, service_message=f"{code} (stubbed)",
-                             http_status_code=status)
-
+# ------------------------------------------------------------------------------- failures after creation
 
 CREATED = {"User": {"Username": "0f6c-sub", "Attributes": [{"Name": "sub", "Value": "0f6c-sub"}]}}
 
 
-def test_cognito_throttling_is_503_with_retry_after(register: ModuleType, pool: tuple[str, str]) -> None:
-    with Stubber(register.cognito) as stub:
-        client_error(stub, "admin_create_user", "TooManyRequestsException", 429)
-        status, headers, body = post(register, BODY)
-        stub.assert_no_pending_responses()
+def test_a_password_cognito_refuses_leaves_no_account_and_the_code_usable(flow: SignUp) -> None:
+    flow.start()
+    code = flow.code_for()
+    status, _, body = flow.finish(code, password="short1")
+    assert status == 400 and body["error"]["code"] == "invalid_password"
+    assert body["error"]["message"].endswith("no account was created") and users(flow.pool_id) == []
+    assert flow.finish(code)[0] == 201
 
-    assert status == 503 and body["error"]["code"] == "service_unavailable"
-    assert int(headers["Retry-After"]) > 0
+
+def test_an_unqueueable_welcome_email_rolls_the_account_back(flow: SignUp, monkeypatch: pytest.MonkeyPatch) -> None:
+    flow.start()
+    code = flow.code_for()
+    monkeypatch.setattr(flow.confirm, "EMAIL_QUEUE_URL", flow.outbox.url.rsplit("/", 1)[0] + "/no-such-queue")
+    status, headers, body = flow.finish(code)
+    assert status == 503 and "Retry-After" in headers and body["error"]["message"].endswith("no account was created")
+    assert users(flow.pool_id) == []
 
 
-def test_throttled_password_step_deletes_the_new_user_and_says_so(register: ModuleType, pool: tuple[str, str]) -> None:
-    with Stubber(register.cognito) as stub:
+def test_a_failed_rollback_is_reported_not_hidden(flow: SignUp) -> None:
+    flow.start()
+    code = flow.code_for()
+    with Stubber(flow.confirm.cognito) as stub:
         stub.add_response("admin_create_user", CREATED)
-        client_error(stub, "admin_set_user_password", "TooManyRequestsException", 429)
-        stub.add_response("admin_delete_user", {}, {"UserPoolId": pool[0], "Username": "0f6c-sub"})
-        status, headers, body = post(register, BODY)
+        stub.add_client_error("admin_set_user_password", service_error_code="InternalErrorException",
+                              http_status_code=500)
+        stub.add_client_error("admin_delete_user", service_error_code="InternalErrorException", http_status_code=500)
+        status, _, body = flow.finish(code)
         stub.assert_no_pending_responses()
-
-    assert status == 503 and "Retry-After" in headers
-    assert body["error"]["message"].endswith("no account was created")
-
-
-def test_unqueueable_welcome_email_rolls_the_user_back(
-    pool: tuple[str, str], outbox: Outbox, load_handler: Callable[..., ModuleType]
-) -> None:
-    missing_queue = outbox.url.rsplit("/", 1)[0] + "/no-such-queue"
-    register = load_handler("register_user", env={"USER_POOL_ID": pool[0], "EMAIL_QUEUE_URL": missing_queue})
-
-    status, headers, body = post(register, BODY)
-
-    assert status == 503 and "Retry-After" in headers
-    assert "welcome email could not be queued" in body["error"]["message"]
-    assert "no account was created" in body["error"]["message"]
-    assert users(pool[0]) == []
-
-
-@pytest.mark.parametrize(("code", "http_status", "expected"), [
-    ("InvalidParameterException", 400, (400, "invalid_password")),
-    ("InternalErrorException", 500, (500, "registration_failed")),
-])
-def test_a_refused_password_step_is_rolled_back_and_the_password_never_logged(
-    register: ModuleType, pool: tuple[str, str], capsys: pytest.CaptureFixture[str],
-    code: str, http_status: int, expected: tuple[int, str],
-) -> None:
-    """Cognito's own password pattern differs from Python's in places (e.g. "." and U+2028): its refusal is the
-    client's mistake, not a 500. No error message of that step (it may quote the password) is returned or logged."""
-    password = "Correct\u2028Horse-9"
-    with Stubber(register.cognito) as stub:
-        stub.add_response("admin_create_user", CREATED)
-        stub.add_client_error("admin_set_user_password", service_error_code=code,
-                              service_message=f"Value '{password}' at 'password' failed to satisfy constraint",
-                              http_status_code=http_status)
-        stub.add_response("admin_delete_user", {}, {"UserPoolId": pool[0], "Username": "0f6c-sub"})
-        status, _, body = post(register, {**BODY, "password": password})
-        stub.assert_no_pending_responses()
-
-    assert (status, body["error"]["code"]) == expected
-    assert body["error"]["message"].endswith("no account was created")
-    logs = capsys.readouterr().out
-    assert password not in logs and password not in json.dumps(body)
-    assert json.dumps(password)[1:-1] not in logs  # nor its JSON-escaped form
-
-
-def test_a_failed_rollback_is_reported_not_hidden(register: ModuleType, pool: tuple[str, str]) -> None:
-    with Stubber(register.cognito) as stub:
-        stub.add_response("admin_create_user", CREATED)
-        client_error(stub, "admin_set_user_password", "InternalErrorException", 500)
-        client_error(stub, "admin_delete_user", "InternalErrorException", 500)
-        status, _, body = post(register, BODY)
-        stub.assert_no_pending_responses()
-
     assert status == 500 and body["error"]["code"] == "registration_incomplete"
-    assert "could not be completed or removed" in body["error"]["message"]
 
 
-# hypothesis-jsonschema 0.23 cannot draw objects under this Hypothesis (its `many()` API changed), so the body is
-# assembled from the schema's own property schemas: every field is still drawn from the schema.
-FIELDS = {name: from_schema(sub) for name, sub in SCHEMA["properties"].items()}
-VALID_BODIES = st.fixed_dictionaries(FIELDS)
-WRONG_TYPES = st.one_of(st.integers(), st.booleans(), st.none(), st.lists(st.text(max_size=3), max_size=2),
-                        st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2))
+def test_the_password_is_never_logged_or_echoed(flow: SignUp, capsys: pytest.CaptureFixture[str]) -> None:
+    password = "Correct\u2028Horse-9"  # noqa: S105
+    flow.start()
+    code = flow.code_for()
+    with Stubber(flow.confirm.cognito) as stub:
+        stub.add_response("admin_create_user", CREATED)
+        stub.add_client_error("admin_set_user_password", service_error_code="InvalidParameterException",
+                              service_message=f"Value '{password}' at 'password' failed", http_status_code=400)
+        stub.add_response("admin_delete_user", {}, {"UserPoolId": flow.pool_id, "Username": "0f6c-sub"})
+        status, _, body = flow.finish(code, password=password)
+    assert status == 400 and body["error"]["code"] == "invalid_password"
+    logs = capsys.readouterr().out
+    assert password not in logs and json.dumps(password)[1:-1] not in logs and password not in json.dumps(body)
 
 
-@st.composite
-def mutated_bodies(draw: st.DrawFn) -> dict[str, Any]:
-    body = dict(draw(VALID_BODIES))
-    field = draw(st.sampled_from(sorted(SCHEMA["properties"])))
-    mutation = draw(st.sampled_from(["missing", "wrong type", "oversized", "extra field"]))
-    if mutation == "missing":
-        del body[field]
-    elif mutation == "wrong type":
-        body[field] = draw(WRONG_TYPES)
-    elif mutation == "oversized":
-        limit = SCHEMA["properties"][field]["maxLength"]
-        body[field] = body[field] + "a" * (limit + 1 - len(body[field]) + draw(st.integers(0, 50)))
-    else:
-        body[draw(st.text(min_size=1, max_size=10).filter(lambda k: k not in SCHEMA["properties"]))] = "x"
-    return body
-
-
-@pytest.fixture
-def lax_register(aws: None, outbox: Outbox, load_handler: Callable[..., ModuleType]) -> tuple[ModuleType, str]:
-    """A pool whose password policy is exactly the schema's bounds: every schema-valid body must succeed."""
-    pool_id, _ = create_pool(strict=False)
-    return load_handler("register_user", env={"USER_POOL_ID": pool_id, "EMAIL_QUEUE_URL": outbox.url}), pool_id
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=VALID_BODIES)
-def test_bodies_drawn_from_the_schema_are_accepted(lax_register: tuple[ModuleType, str], body: dict[str, str]) -> None:
-    register, pool_id = lax_register
-    already = {u["Username"] for u in users(pool_id)}
-
-    status, _, response = post(register, body)
-
-    idp = boto3.client("cognito-idp", region_name=REGION)
-    exists = idp.admin_get_user(UserPoolId=pool_id, Username=body["email"].lower())
-    if exists["Username"] in already:  # Hypothesis drew an address it had registered before
-        assert status == 409
-    else:
-        assert status == 201, response
-        assert exists["UserStatus"] == "CONFIRMED" and response["userId"] == exists["Username"]
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=mutated_bodies())
-def test_mutated_bodies_are_400_and_create_nothing(
-    lax_register: tuple[ModuleType, str], outbox: Outbox, body: dict[str, Any]
-) -> None:
-    register, pool_id = lax_register
-
-    status, _, response = post(register, body)
-
-    assert (status, response["error"]["code"]) == (400, "validation_error")
-    assert users(pool_id) == [] and queued(outbox) == 0
+@pytest.mark.parametrize("body", [{}, {"email": "not-an-address"}, {"email": EMAIL, "name": "x"}, []],
+                         ids=["empty", "bad-address", "extra-field", "array"])
+def test_bad_register_bodies_are_400_and_leave_nothing(flow: SignUp, body: Any) -> None:
+    status, _, response = call(flow.register, "/register", body)
+    assert status == 400 and response["error"]["code"] == "validation_error"
+    assert table_items() == [] and outbox_jobs(flow.outbox) == []
