@@ -26,7 +26,7 @@ from components.settings import Settings
 from tests.components.test_order_pipeline import settings_for_stack
 from tests.events import ACCOUNT_ID, REGION, LambdaContext, api_event, sqs_event_from_messages
 from tests.handlers.test_orders_process import claims_for
-from tests.handlers.test_orders_submit import order_body, post_order, queue_depth
+from tests.handlers.test_orders_submit import create_idempotency_table, order_body, post_order, queue_depth
 
 BUCKET = "orders-receipts"
 SETTINGS = settings_for_stack("dev")
@@ -91,6 +91,11 @@ class Flow:
         assert status == 202, response
         return response["orderId"]
 
+    def submit_with(self, body: dict[str, Any], claims: dict[str, str]) -> str:
+        status, response = post_order(self.submit, body, claims=claims)
+        assert status == 202, response
+        return response["orderId"]
+
     def send_raw(self, body: str, group: str = "ann") -> str:
         extra = {"MessageGroupId": group, "MessageDeduplicationId": str(hash(body))} if self.plan.fifo else {}
         sqs = boto3.client("sqs", region_name=REGION)
@@ -141,7 +146,7 @@ def build_flow(settings: Settings, load_handler: Callable[..., ModuleType]) -> F
     s3.create_bucket(Bucket=BUCKET)
 
     env = {
-        "ORDERS_QUEUE_URL": orders_url, "RECEIPTS_BUCKET": BUCKET, "EMAIL_QUEUE_URL": outbox_url,
+        "ORDERS_QUEUE_URL": orders_url, "IDEMPOTENCY_TABLE": create_idempotency_table(), "RECEIPTS_BUCKET": BUCKET, "EMAIL_QUEUE_URL": outbox_url,
         "SENDER_ADDRESS": email.sender, "CONFIGURATION_SET": email.configuration_set_name,
         "EMAIL_TEMPLATES": json.dumps(email.manifest),
     }
@@ -211,6 +216,28 @@ def test_a_retried_submit_with_its_idempotency_key_is_one_order_one_email(flow: 
     [order_id] = ids
     assert receipt_keys() == [f"receipts/ann/{order_id}.json", f"receipts/ann/{order_id}.txt"]
     assert [json.loads(e.template_data)["orderId"] for e in sent_emails()] == [order_id]
+
+
+def test_an_apostrophe_address_gets_its_confirmation_not_a_dlq_entry(flow: Flow) -> None:
+    """Finding 9: the processor and the sender share one grammar, so a valid address is queued and sent."""
+    claims = {**claims_for("ann", email="o'neil@example.org"), "name": "Seán O'Neil & Sons"}
+    order_id = flow.submit_with(order_body(("A-1", 1, "5.00")), claims)
+    flow.orders.drain()
+    flow.outbox.drain()
+
+    [email] = sent_emails()
+    assert email.destinations == {"ToAddresses": ["o'neil@example.org"]}
+    assert json.loads(email.template_data)["name"] == "Seán O\u2019Neil \uff06 Sons"  # HTML-neutral (finding 3)
+    assert flow.read(order_id)[1]["confirmation"] == "QUEUED"
+    assert queue_depth(flow.dlq_url) == 0
+
+
+@pytest.mark.parametrize("email", ["ann@localhost", "two@@example.org", "a b@example.org"])
+def test_an_address_outside_the_grammar_is_never_queued(flow: Flow, email: str) -> None:
+    order_id = flow.submit_with(order_body(("A-1", 1, "5.00")), claims_for("ann", email=email))
+    flow.orders.drain()
+    assert queue_depth(flow.outbox_url) == 0
+    assert flow.read(order_id)[1]["confirmation"] == "NO_ADDRESS"
 
 
 def test_poison_records_end_in_the_dlq_and_no_order_is_lost(aws: None,

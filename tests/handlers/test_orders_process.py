@@ -13,7 +13,7 @@ import pytest
 
 from handlers.common.validation import load_schema, validate
 from tests.events import REGION, LambdaContext, cognito_claims, sqs_event_from_messages
-from tests.handlers.test_orders_submit import create_queue, order_body, post_order, queue_depth, queued
+from tests.handlers.test_orders_submit import create_idempotency_table, create_queue, order_body, post_order, queue_depth, queued
 
 BUCKET = "receipts-test"
 
@@ -61,7 +61,7 @@ def receipt(sub: str, order_id: str) -> dict[str, Any]:
 def pipeline(aws: None, load_handler: Callable[..., ModuleType]) -> Pipeline:
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
     orders_url, outbox_url = create_queue("orders"), create_queue("email-outbox")
-    env = {"ORDERS_QUEUE_URL": orders_url, "RECEIPTS_BUCKET": BUCKET, "EMAIL_QUEUE_URL": outbox_url}
+    env = {"ORDERS_QUEUE_URL": orders_url, "IDEMPOTENCY_TABLE": create_idempotency_table(), "RECEIPTS_BUCKET": BUCKET, "EMAIL_QUEUE_URL": outbox_url}
     return Pipeline(orders_url, queue_arn(orders_url), outbox_url,
                     load_handler("orders_submit", env=env), load_handler("orders_process", env=env))
 
@@ -117,10 +117,12 @@ def test_a_redelivered_message_makes_no_second_receipt_or_email(pipeline: Pipeli
 
 
 def test_a_retried_submit_with_the_same_key_is_one_order(pipeline: Pipeline) -> None:
-    """Standard queue: both messages arrive; one receipt, one email, and the first order's items win."""
+    """Standard queue: both messages arrive; one receipt, one email. A different body under the key is a 422."""
     key = {"Idempotency-Key": "cart-9"}
     first = pipeline.order_messages(order_body(("A-1", 1, "5.00")), claims=claims_for("ann"), headers=key)
-    second = pipeline.order_messages(order_body(("A-1", 2, "5.00")), claims=claims_for("ann"), headers=key)
+    second = pipeline.order_messages(order_body(("A-1", 1, "5.00")), claims=claims_for("ann"), headers=key)
+    status, _ = post_order(pipeline.submit, order_body(("A-1", 2, "5.00")), claims=claims_for("ann"), headers=key)
+    assert status == 422
 
     assert pipeline.run(first) == [] and pipeline.run(second) == []
 

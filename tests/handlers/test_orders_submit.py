@@ -62,6 +62,14 @@ def create_queue(name: str = "orders") -> str:
     return boto3.client("sqs", region_name=REGION).create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
 
 
+def create_idempotency_table(name: str = "idempotency") -> str:
+    """The idempotency table as the lead is asked to declare it: string key `pk`, TTL on `expiresAt`."""
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    return name
+
+
 def queued(url: str) -> list[dict[str, Any]]:
     """Every message on the queue (received once, with all attributes)."""
     sqs = boto3.client("sqs", region_name=REGION)
@@ -86,7 +94,8 @@ def orders_queue(aws: None) -> str:
 
 @pytest.fixture
 def submit(orders_queue: str, load_handler: Callable[..., ModuleType]) -> ModuleType:
-    return load_handler("orders_submit", env={"ORDERS_QUEUE_URL": orders_queue})
+    return load_handler("orders_submit", env={"ORDERS_QUEUE_URL": orders_queue,
+                                              "IDEMPOTENCY_TABLE": create_idempotency_table()})
 
 
 # ------------------------------------------------------------------------------------------------ accepted
@@ -141,6 +150,14 @@ def test_an_unverified_email_claim_is_never_used(submit: ModuleType, orders_queu
     assert json.loads(message["Body"])["customer"] == {"sub": "sub-8", "email": None, "name": "customer"}
 
 
+@pytest.mark.parametrize("name", ["Ann\u202eeL", "Ann\u2028Lee", "<img src=x onerror=alert(1)>", "An\u200bn"])
+def test_a_name_claim_the_sign_up_rules_refuse_is_not_used(submit: ModuleType, orders_queue: str, name: str) -> None:
+    """Users can set their own `name` through Cognito's UpdateUserAttributes: the sign-up rules apply here too."""
+    assert post_order(submit, order_body(("A-1", 1, "5.00")), claims={**cognito_claims(sub="s9"), "name": name})[0] == 202
+    [message] = queued(orders_queue)
+    assert json.loads(message["Body"])["customer"]["name"] == "customer"
+
+
 # ---------------------------------------------------------------------------------------------- idempotency
 
 
@@ -162,6 +179,41 @@ def test_the_same_idempotency_key_from_the_same_user_gives_the_same_order(submit
     assert sorted(json.loads(m["Body"])["orderId"] for m in queued(orders_queue)).count(first) == 2
 
 
+def test_the_same_key_with_another_body_is_422_and_queues_nothing(submit: ModuleType, orders_queue: str) -> None:
+    """IETF Idempotency-Key draft: a key reused with a different payload is a 422, never a silent success."""
+    key = {"Idempotency-Key": "checkout-9"}
+    first = post_order(submit, order_body(("A-1", 1, "5.00")), headers=key)
+    status, body = post_order(submit, order_body(("A-1", 2, "5.00")), headers=key)
+
+    assert first[0] == 202
+    assert (status, body["error"]["code"]) == (422, "idempotency_key_reused")
+    assert queue_depth(orders_queue) == 1
+
+
+def test_a_retry_after_a_failed_send_still_queues_the_order(submit: ModuleType, orders_queue: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key is recorded before the send: a send that fails must not turn the retry into a silent no-op."""
+    key = {"Idempotency-Key": "checkout-10"}
+    body = order_body(("A-1", 1, "5.00"))
+    with Stubber(submit.sqs) as stub:
+        stub.add_client_error("send_message", service_error_code="ThrottlingException", http_status_code=400)
+        assert post_order(submit, body, headers=key)[0] == 503
+    status, response = post_order(submit, body, headers=key)
+    assert status == 202
+    [message] = queued(orders_queue)
+    assert json.loads(message["Body"])["orderId"] == response["orderId"]
+
+
+def test_a_reformatted_body_is_the_same_request(submit: ModuleType, orders_queue: str) -> None:
+    key = {"Idempotency-Key": "checkout-11"}
+    body = order_body(("A-1", 1, "5.00"))
+    first = submit.handler(api_event("POST", "/orders", raw_body=json.dumps(body), claims=cognito_claims(sub="s1"),
+                                     headers=key), LambdaContext())
+    again = submit.handler(api_event("POST", "/orders", raw_body=json.dumps(body, indent=4, sort_keys=True),
+                                     claims=cognito_claims(sub="s1"), headers=key), LambdaContext())
+    assert first["statusCode"] == again["statusCode"] == 202 and first["body"] == again["body"]
+
+
 @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "caf\u00e9"])
 def test_a_malformed_idempotency_key_is_rejected(submit: ModuleType, orders_queue: str, key: str) -> None:
     status, body = post_order(submit, order_body(("A-1", 1, "5.00")), headers={"Idempotency-Key": key})
@@ -172,7 +224,8 @@ def test_a_malformed_idempotency_key_is_rejected(submit: ModuleType, orders_queu
 def test_fifo_queue_groups_by_customer_and_drops_a_retried_submit(aws: None,
                                                                   load_handler: Callable[..., ModuleType]) -> None:
     url = create_queue("orders.fifo")
-    submit = load_handler("orders_submit", env={"ORDERS_QUEUE_URL": url})
+    submit = load_handler("orders_submit", env={"ORDERS_QUEUE_URL": url,
+                                                "IDEMPOTENCY_TABLE": create_idempotency_table()})
     claims = cognito_claims(sub="carol")
     key = {"Idempotency-Key": "k-1"}
 
