@@ -146,7 +146,8 @@ def build_flow(settings: Settings, load_handler: Callable[..., ModuleType]) -> F
     s3.create_bucket(Bucket=BUCKET)
 
     env = {
-        "ORDERS_QUEUE_URL": orders_url, "IDEMPOTENCY_TABLE": create_idempotency_table(), "RECEIPTS_BUCKET": BUCKET, "EMAIL_QUEUE_URL": outbox_url,
+        "ORDERS_QUEUE_URL": orders_url, "IDEMPOTENCY_TABLE": create_idempotency_table(),
+        "RECEIPTS_BUCKET": BUCKET, "EMAIL_QUEUE_URL": outbox_url,
         "SENDER_ADDRESS": email.sender, "CONFIGURATION_SET": email.configuration_set_name,
         "EMAIL_TEMPLATES": json.dumps(email.manifest),
     }

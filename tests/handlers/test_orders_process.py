@@ -61,7 +61,8 @@ def receipt(sub: str, order_id: str) -> dict[str, Any]:
 def pipeline(aws: None, load_handler: Callable[..., ModuleType]) -> Pipeline:
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
     orders_url, outbox_url = create_queue("orders"), create_queue("email-outbox")
-    env = {"ORDERS_QUEUE_URL": orders_url, "IDEMPOTENCY_TABLE": create_idempotency_table(), "RECEIPTS_BUCKET": BUCKET, "EMAIL_QUEUE_URL": outbox_url}
+    env = {"ORDERS_QUEUE_URL": orders_url, "IDEMPOTENCY_TABLE": create_idempotency_table(),
+        "RECEIPTS_BUCKET": BUCKET, "EMAIL_QUEUE_URL": outbox_url}
     return Pipeline(orders_url, queue_arn(orders_url), outbox_url,
                     load_handler("orders_submit", env=env), load_handler("orders_process", env=env))
 
