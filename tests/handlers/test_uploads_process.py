@@ -153,14 +153,13 @@ def test_poison_records_are_reported_and_the_good_ones_processed(flow: Flow) -> 
 
     result = flow.consume(batch)
 
-    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(
-        ["900", "901", "902", "903", by_key[vanished]["SequenceNumber"]]
-    )
+    # A deleted upload is nothing to process (as at ingest): acknowledged, not retried into the failure queue.
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == ["900", "901", "902", "903"]
     assert sorted(all_keys(PROCESSED)) == sorted(k.replace("uploads/", "processed/", 1) for k in good)
     assert not any(k.startswith(f"processed/{other}/") for k in all_keys(PROCESSED))
 
 
-def test_oversized_objects_are_reported_without_being_read(flow: Flow) -> None:
+def test_oversized_objects_are_rejected_for_good_without_being_read(flow: Flow) -> None:
     sub = new_sub()
     key = f"uploads/{sub}/abc-big.txt"
     put_upload(key, b"x" * (LIMIT + 1))
@@ -170,22 +169,32 @@ def test_oversized_objects_are_reported_without_being_read(flow: Flow) -> None:
     # The record's size is checked first; a record claiming a small size is checked against S3's length.
     understated = dict(record, Data=json.dumps(dict(json.loads(record["Data"]), size=10)).encode())
     for candidate in (record, understated):
-        assert flow.consume([candidate]) == {"batchItemFailures": [{"itemIdentifier": record["SequenceNumber"]}]}
-    assert all_keys(PROCESSED) == []
+        assert flow.consume([candidate]) == {"batchItemFailures": []}
+    head = boto3.client("s3").head_object(Bucket=PROCESSED, Key=key.replace("uploads/", "processed/", 1))
+    assert head["ContentLength"] == 0 and head["Metadata"]["status"] == "rejected"
+    assert "larger than" in head["Metadata"]["reason"]
 
 
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [(b"\xff\xfe not utf-8", "text/plain"), (b"#!/bin/sh", "application/x-sh")],
 )
-def test_undecodable_text_and_disallowed_types_are_reported(flow: Flow, body: bytes, content_type: str) -> None:
+def test_undecodable_text_and_disallowed_types_are_rejected_for_good_not_retried(
+    flow: Flow, body: bytes, content_type: str
+) -> None:
+    """Finding 7: retrying cannot fix the content, and a failed record would raise the alarm at a user's will."""
     key = f"uploads/{new_sub()}/abc-file"
     put_upload(key, body, content_type)
     flow.ingest_key(key)
     (record,) = stream_records()
 
-    assert flow.consume([record]) == {"batchItemFailures": [{"itemIdentifier": record["SequenceNumber"]}]}
-    assert all_keys(PROCESSED) == []
+    assert flow.consume([record]) == {"batchItemFailures": []}
+    processed_key = key.replace("uploads/", "processed/", 1)
+    assert all_keys(PROCESSED) == [processed_key]
+    head = boto3.client("s3").head_object(Bucket=PROCESSED, Key=processed_key)
+    assert head["ContentLength"] == 0 and head["Metadata"]["status"] == "rejected"
+    # Recorded once: a redelivery writes nothing new and still reports no failure.
+    assert flow.consume([record]) == {"batchItemFailures": []}
 
 
 def test_a_transient_storage_failure_is_reported_for_retry(aws: None, load_handler: Any, lambda_context: Any) -> None:
