@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from handlers.common import log
 from handlers.common.addresses import is_address
-from handlers.common.batch import out_of_time
+from handlers.common.batch import process_batch, sqs_message_id
 
 RECEIPTS_BUCKET = os.environ["RECEIPTS_BUCKET"]
 EMAIL_QUEUE_URL = os.environ["EMAIL_QUEUE_URL"]
@@ -179,28 +179,22 @@ def process_order(order: dict[str, Any]) -> str:
     return "created" if created else "completed"
 
 
+def handle(record: dict[str, Any]) -> bool:
+    try:
+        order = parse_order(record.get("body"))
+        outcome = process_order(order)
+    except Exception as exc:  # noqa: BLE001 - reported for a retry, with what the DLQ investigation needs
+        log.error("order failed", errorType=type(exc).__name__, error=str(exc),
+                  receiveCount=(record.get("attributes") or {}).get("ApproximateReceiveCount"))
+        return False
+    log.info("order processed", orderId=order["orderId"], outcome=outcome)
+    return True
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failures: list[dict[str, str]] = []
-    stop = False
-    for index, record in enumerate(event.get("Records") or []):
-        message_id = record.get("messageId", "")
-        if not stop and out_of_time(context, index, TIME_GUARD_MS):
-            log.warning("not enough time left, the rest of the batch is left for a retry", messageId=message_id)
-            stop = True
-        if stop:
-            failures.append({"itemIdentifier": message_id})
-            continue
-        token = log.bind(messageId=message_id, awsRequestId=getattr(context, "aws_request_id", None))
-        try:
-            order = parse_order(record.get("body"))
-            outcome = process_order(order)
-            log.info("order processed", orderId=order["orderId"], outcome=outcome)
-        except Exception as exc:  # noqa: BLE001 - one bad record must not fail (or lose) the others
-            log.error("order failed", errorType=type(exc).__name__, error=str(exc),
-                      receiveCount=(record.get("attributes") or {}).get("ApproximateReceiveCount"))
-            failures.append({"itemIdentifier": message_id})
-            # FIFO: later records of the batch may belong to the same customer; they must not overtake it.
-            stop = str(record.get("eventSourceARN", "")).endswith(".fifo")
-        finally:
-            log.reset(token)
-    return {"batchItemFailures": failures}
+    return process_batch(
+        event.get("Records") or [], handle, context=context, guard_ms=TIME_GUARD_MS, item_id=sqs_message_id,
+        log_fields=lambda r: {"messageId": r.get("messageId")},
+        # FIFO: later records of the batch may belong to the same customer; they must not overtake it.
+        stop_after_failure=lambda r: str(r.get("eventSourceARN", "")).endswith(".fifo"),
+    )

@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.common import log
 from handlers.common.addresses import is_address
-from handlers.common.batch import out_of_time
+from handlers.common.batch import process_batch, sqs_message_id
 from handlers.common.text import email_safe
 from handlers.common.validation import load_schema, validate
 
@@ -127,15 +127,5 @@ def process(record: dict[str, Any]) -> bool:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failures: list[dict[str, str]] = []
-    for index, record in enumerate(event.get("Records") or []):
-        token = log.bind(messageId=record.get("messageId"), awsRequestId=getattr(context, "aws_request_id", None))
-        try:
-            late = out_of_time(context, index, TIME_GUARD_MS)
-            if late:
-                log.warning("not enough time left, job left for a retry")
-            if late or not process(record):
-                failures.append({"itemIdentifier": record.get("messageId", "")})
-        finally:
-            log.reset(token)
-    return {"batchItemFailures": failures}
+    return process_batch(event.get("Records") or [], process, context=context, guard_ms=TIME_GUARD_MS,
+                         item_id=sqs_message_id, log_fields=lambda r: {"messageId": r.get("messageId")})

@@ -24,7 +24,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from handlers.common import log
-from handlers.common.batch import out_of_time
+from handlers.common.batch import kinesis_sequence, process_batch
 from handlers.common.uploads import MISSING_CODES, UploadEnv, UploadKey, content_problem, is_text, parse_upload_key
 
 ENV = UploadEnv.load()
@@ -124,29 +124,19 @@ def _process(upload: UploadKey, payload: dict[str, Any]) -> str | None:
     return upload.processed_key
 
 
+def handle(record: dict[str, Any]) -> bool:
+    try:
+        processed_key = process(decode(record))
+    except Rejected as exc:
+        log.error("record rejected", reason=str(exc))
+        return False
+    if processed_key:
+        log.info("upload processed", processedKey=processed_key)
+    return True
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failures: list[dict[str, str]] = []
-    late = False
-    for index, record in enumerate(event.get("Records", [])):
-        sequence = record.get("kinesis", {}).get("sequenceNumber", "")
-        if not late and out_of_time(context, index, TIME_GUARD_MS):
-            log.warning("not enough time left, the rest of the batch is left for a retry", sequenceNumber=sequence)
-            late = True
-        if late:
-            failures.append({"itemIdentifier": sequence})
-            continue
-        token = log.bind(eventId=record.get("eventID"), sequenceNumber=sequence,
-                         awsRequestId=getattr(context, "aws_request_id", None))
-        try:
-            processed_key = process(decode(record))
-            if processed_key:
-                log.info("upload processed", processedKey=processed_key)
-        except Rejected as exc:
-            log.error("record rejected", reason=str(exc))
-            failures.append({"itemIdentifier": sequence})
-        except Exception as exc:  # noqa: BLE001 - one bad record must not fail the batch; it is retried
-            log.error("record failed", errorType=type(exc).__name__, error=str(exc))
-            failures.append({"itemIdentifier": sequence})
-        finally:
-            log.reset(token)
-    return {"batchItemFailures": failures}
+    return process_batch(
+        event.get("Records") or [], handle, context=context, guard_ms=TIME_GUARD_MS, item_id=kinesis_sequence,
+        log_fields=lambda r: {"eventId": r.get("eventID"), "sequenceNumber": kinesis_sequence(r)},
+    )
