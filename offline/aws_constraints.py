@@ -5,9 +5,9 @@ boto3 (`pattern`, `min`, `max`, `enum`, required members of the operation's inpu
 mapping (data) and the checker. AWS applies a `pattern` to the whole value, so patterns are full-matched; Java
 regex classes such as `\\p{L}` are handled by the `regex` module.
 
-Properties the provider sends through JSON-patch strings or attribute maps (API Gateway stage/method settings,
-SQS queue attributes, ...) have no botocore constraint; the types below with no entry list why in
-`NOTHING_TO_CHECK`.
+Limits AWS states only in a parameter's documentation text (SQS queue attributes, plain Lambda function names,
+log retention days, stage names) are in `DOCUMENTED`, each with the sentence it comes from (tested against
+botocore's documentation string). A type with nothing to check is listed, with the reason, in `NOTHING_TO_CHECK`.
 """
 
 from __future__ import annotations
@@ -262,6 +262,54 @@ TABLE: dict[str, tuple[Param, ...]] = {
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": _params("sqs", "SetQueueAttributes", {"queueUrl": "QueueUrl"}),
 }
 
+@dataclass(frozen=True)
+class Documented:
+    """A limit AWS states only in the prose of the parameter's botocore `documentation` (`evidence` is quoted from
+    it and tested), not in its metadata: attribute maps, plain-name lengths, enumerations written as text."""
+
+    prop: str
+    service: str
+    operation: str
+    member: str  # the documented member (a map such as SQS `Attributes` when the limit is on one of its keys)
+    constraint: tuple[tuple[str, Any], ...]
+    evidence: str
+
+
+_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                   3288, 3653)
+
+DOCUMENTED: dict[str, tuple[Documented, ...]] = {
+    "aws:cloudwatch/logGroup:LogGroup": (
+        Documented("retentionInDays", "logs", "PutRetentionPolicy", "retentionInDays",
+                   (("enum", _RETENTION_DAYS),), "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
+                   "1096, 1827, 2192, 2557, 2922, 3288, and 3653"),
+    ),
+    "aws:apigateway/stage:Stage": (
+        Documented("stageName", AG, "CreateStage", "stageName", (("pattern", r"[a-zA-Z0-9_-]+"), ("max", 128)),
+                   "alphanumeric characters, hyphens, and underscores. Maximum length is 128 characters"),
+    ),
+    "aws:lambda/function:Function": (
+        Documented("name", "lambda", "CreateFunction", "FunctionName", (("pattern", r".*:.*|[^:]{1,64}"),),
+                   "If you specify only the function name, it is limited to 64 characters in length"),
+    ),
+    "aws:sqs/queue:Queue": (
+        Documented("name", "sqs", "CreateQueue", "QueueName",
+                   (("pattern", r"(?=.{1,80}$)[a-zA-Z0-9_-]+(\.fifo)?"),),
+                   "A queue name can have up to 80 characters"),
+        Documented("delaySeconds", "sqs", "CreateQueue", "Attributes", (("min", 0), ("max", 900)),
+                   "An integer from 0 to 900 seconds"),
+        Documented("maxMessageSize", "sqs", "CreateQueue", "Attributes", (("min", 1024), ("max", 1048576)),
+                   "An integer from 1,024 bytes (1 KiB) to 1,048,576 bytes"),
+        Documented("messageRetentionSeconds", "sqs", "CreateQueue", "Attributes", (("min", 60), ("max", 1209600)),
+                   "An integer from 60 seconds (1 minute) to 1,209,600 seconds"),
+        Documented("receiveWaitTimeSeconds", "sqs", "CreateQueue", "Attributes", (("min", 0), ("max", 20)),
+                   "An integer from 0 to 20 (seconds)"),
+        Documented("visibilityTimeoutSeconds", "sqs", "CreateQueue", "Attributes", (("min", 0), ("max", 43200)),
+                   "An integer from 0 to 43,200 (12 hours)"),
+    ),
+}
+
+
 # Types the stacks create with nothing botocore can check (no constrained parameter), and why.
 NOTHING_TO_CHECK: dict[str, str] = {
     "aws:apigateway/methodSettings:MethodSettings": "sent as UpdateStage JSON-patch operations (free strings)",
@@ -376,6 +424,24 @@ def _problem(shape, value: Any) -> str | None:
     return None
 
 
+def _documented_problem(constraint: Mapping[str, Any], value: Any) -> str | None:
+    if _is_unknown(value) or isinstance(value, bool):
+        return None
+    if "enum" in constraint and value not in constraint["enum"]:
+        return f"one of {', '.join(map(str, constraint['enum']))}"
+    if isinstance(value, (int, float)):
+        if "min" in constraint and value < constraint["min"]:
+            return f">= {constraint['min']}"
+        if "max" in constraint and value > constraint["max"]:
+            return f"<= {constraint['max']}"
+    if isinstance(value, str):
+        if "max" in constraint and len(value) > constraint["max"]:
+            return f"length <= {constraint['max']}"
+        if "pattern" in constraint and not _compiled(constraint["pattern"]).fullmatch(value):
+            return f"pattern {constraint['pattern']}"
+    return None
+
+
 class AwsConstraintError(Exception):
     """A registration AWS would refuse (the provider's create/update call fails with a ValidationException)."""
 
@@ -395,6 +461,12 @@ def violations(type_: str, name: str, inputs: Mapping[str, Any]) -> list[str]:
             problem = _problem(shape, value)
             if problem:
                 found.append(f"{type_} {name!r}: property {param.prop!r} = {value!r} violates {where}: {problem}")
+    for doc in DOCUMENTED.get(type_, ()):
+        for value in _values(inputs, doc.prop.split(".")):
+            problem = _documented_problem(dict(doc.constraint), value)
+            if problem:
+                found.append(f"{type_} {name!r}: property {doc.prop!r} = {value!r} violates {doc.service}:"
+                             f"{doc.operation} {doc.member} (documented: {doc.evidence!r}): {problem}")
     return found
 
 

@@ -17,7 +17,16 @@ from pulumi.runtime import rpc
 
 from components.naming import STATEMENT_ID_MAX, statement_id
 from offline.autonaming import AUTO_NAMED, AutoNameError, auto_name, random_hex
-from offline.aws_constraints import NOTHING_TO_CHECK, TABLE, _compiled, constraints, resolve, violations
+from offline.aws_constraints import (
+    DOCUMENTED,
+    NOTHING_TO_CHECK,
+    TABLE,
+    _compiled,
+    constraints,
+    operation_input,
+    resolve,
+    violations,
+)
 from offline.runtime import run_stack, stacks
 
 STATEMENT_ID = re.compile(r"^[a-zA-Z0-9-_]+$")
@@ -184,3 +193,33 @@ def test_every_stack_permission_has_an_explicit_unique_valid_statement_id(runs) 
         ids = [p.inputs["statementId"] for p in permissions]  # set by the program, not the provider
         assert all(STATEMENT_ID.match(i) and len(i) <= 100 for i in ids)
         assert len(set(ids)) == len(ids)
+
+
+# ------------------------------------------------------------------------ limits stated only in the API docs
+
+
+@pytest.mark.parametrize("doc", [d for docs in DOCUMENTED.values() for d in docs], ids=lambda d: d.prop)
+def test_documented_limits_quote_the_botocore_documentation(doc) -> None:
+    shape = operation_input(doc.service, doc.operation).members[doc.member]
+    text = " ".join(re.sub(r"<[^>]+>", " ", shape.documentation).split())
+    assert doc.evidence in text
+
+
+@pytest.mark.parametrize(("type_", "inputs", "message"), [
+    ("aws:sqs/queue:Queue", {"name": "q", "visibilityTimeoutSeconds": 43201}, "'visibilityTimeoutSeconds' = 43201"),
+    ("aws:sqs/queue:Queue", {"name": "q" * 76 + ".fifo"}, "A queue name can have up to 80 characters"),
+    ("aws:cloudwatch/logGroup:LogGroup", {"name": "g", "retentionInDays": 10}, "'retentionInDays' = 10"),
+    ("aws:lambda/function:Function", {"name": "f" * 65, "role": "arn:aws:iam::123456789012:role/r"},
+     "limited to 64 characters"),
+    ("aws:apigateway/stage:Stage", {"stageName": "v1.0"}, "'stageName' = 'v1.0'"),
+])
+def test_documented_limits_are_enforced(type_, inputs, message) -> None:
+    found = violations(type_, "res", inputs)
+    assert any(message in v for v in found), found
+
+
+def test_a_long_fifo_auto_name_is_refused_like_aws_would() -> None:
+    """pulumi-aws appends .fifo after its 80-character limit: a 72-character logical name makes an 85-char name."""
+    inputs = {"fifoQueue": True, **auto_name("aws:sqs/queue:Queue", "q" * 72, {"fifoQueue": True})}
+    assert len(inputs["name"]) == 85
+    assert any("up to 80 characters" in v for v in violations("aws:sqs/queue:Queue", "q", inputs))
