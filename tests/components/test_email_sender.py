@@ -83,7 +83,8 @@ def test_templates_are_the_repository_files_with_stack_unique_names(run, stack) 
     for template in TEMPLATES:
         inputs = created[f"secure-serverless-{stack}-{template.name}"]
         assert (inputs["subject"], inputs["text"], inputs["html"]) == (template.subject, template.text, template.html)
-    assert {"WelcomeEmail": {"name", "accountId"}, "OrderConfirmation": {"orderId", "total", "currency", "name"}} == {
+    assert {"WelcomeEmail": {"name", "accountId"}, "OrderConfirmation": {"orderId", "total", "currency", "name"},
+            "VerifyEmail": {"code"}, "AccountExists": set()} == {
         t.name: set(t.variables) for t in TEMPLATES
     }
 
@@ -132,7 +133,7 @@ def test_sender_role_sends_only_our_templates_as_the_sender_and_consumes_only_th
     }
     [send] = [s for s in statements if any(a.startswith("ses:") for a in s["Action"])]
     assert send["Action"] == ["ses:SendTemplatedEmail"]
-    assert set(send["Resource"]) == ses_arns and len(send["Resource"]) == 4
+    assert set(send["Resource"]) == ses_arns and len(send["Resource"]) == 2 + len(TEMPLATES)  # identity, configuration set, each template
     assert send["Condition"] == {"StringEquals": {"ses:FromAddress": [sender]}}
     grants = actions_by_resource(statements)
     assert grants[run.named("email-outbox").outputs["arn"]] == set(CONSUME_ACTIONS)
