@@ -133,7 +133,8 @@ def test_sender_role_sends_only_our_templates_as_the_sender_and_consumes_only_th
     }
     [send] = [s for s in statements if any(a.startswith("ses:") for a in s["Action"])]
     assert send["Action"] == ["ses:SendTemplatedEmail"]
-    assert set(send["Resource"]) == ses_arns and len(send["Resource"]) == 2 + len(TEMPLATES)  # identity, configuration set, each template
+    # The identity, the configuration set and each template.
+    assert set(send["Resource"]) == ses_arns and len(send["Resource"]) == 2 + len(TEMPLATES)
     assert send["Condition"] == {"StringEquals": {"ses:FromAddress": [sender]}}
     grants = actions_by_resource(statements)
     assert grants[run.named("email-outbox").outputs["arn"]] == set(CONSUME_ACTIONS)
