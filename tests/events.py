@@ -69,8 +69,9 @@ def api_event(
     stage: str = "dev",
     raw_body: str | None = None,
     base64_body: bool = False,
+    source_ip: str = "203.0.113.10",
 ) -> dict[str, Any]:
-    """A REST API (v1) Lambda proxy integration event."""
+    """A REST API (v1) Lambda proxy integration event (`source_ip`: the client address API Gateway saw)."""
     path = path or resource
     if raw_body is None and body is not None:
         raw_body = json.dumps(body)
@@ -97,7 +98,7 @@ def api_event(
         "domainPrefix": "abc123defg",
         "requestTimeEpoch": int(time.time() * 1000),
         "requestId": str(uuid.uuid4()),
-        "identity": {"sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0"},
+        "identity": {"sourceIp": source_ip, "userAgent": "curl/8.5.0"},
         "domainName": f"abc123defg.execute-api.{REGION}.amazonaws.com",
         "apiId": "abc123defg",
     }

@@ -70,9 +70,7 @@ def outbox_jobs(outbox: Outbox) -> list[dict[str, Any]]:
 
 def call(module: ModuleType, path: str, body: Any = None, raw_body: str | None = None,
          ip: str = "203.0.113.10") -> tuple[int, dict[str, str], Any]:
-    event = api_event("POST", path, body=body, raw_body=raw_body)
-    event["requestContext"]["identity"]["sourceIp"] = ip
-    response = module.handler(event, LambdaContext())
+    response = module.handler(api_event("POST", path, body=body, raw_body=raw_body, source_ip=ip), LambdaContext())
     return response["statusCode"], response["headers"], json.loads(response["body"])
 
 
