@@ -6,7 +6,7 @@ code spends one attempt first (a conditional update, so parallel guesses cannot 
 MAX_ATTEMPTS or CODE_TTL_SECONDS the code is dead whatever is typed. Unknown address, wrong code, expired or
 exhausted code: all look the same to the caller.
 
-Environment: SIGNUP_TABLE, EMAIL_QUEUE_URL, USER_POOL_ID.
+Used by register_user and register_confirm, which read SIGNUP_TABLE, EMAIL_QUEUE_URL and USER_POOL_ID.
 """
 
 from __future__ import annotations
