@@ -6,8 +6,9 @@ with the computed one: a disagreement is a 400, never trusted. The customer (`su
 authorizer's claims, never from the body; the email only when Cognito has verified it.
 
 Idempotency (IETF draft "The Idempotency-Key HTTP Header Field"): with an `Idempotency-Key` header the order id
-is `uuid5(IDEMPOTENCY_NAMESPACE, sub + "\\n" + key)`, so the same user retrying with the same key gets the same
-order id on any instance, and another user's identical key names another order. The first request under a key
+is `uuid5(IDEMPOTENCY_NAMESPACE, sub + "\\n" + key + "\\n" + fingerprint)`, so the same user retrying the same
+request with the same key gets the same order id on any instance, and another user's identical key names
+another order. The first request under a key
 records the request's fingerprint (SHA-256 of its canonical JSON) in the idempotency table, conditionally and
 with a 24-hour TTL; a later request under that key:
 - with the same body gets the same order id and is queued again (safe: see below), so a retry after a lost
@@ -58,11 +59,13 @@ sqs = boto3.client("sqs")
 dynamodb = boto3.client("dynamodb")
 
 
-def order_id_for(sub: str, idempotency_key: str | None) -> str:
-    """Deterministic for (sub, key); random without a key."""
+def order_id_for(sub: str, idempotency_key: str | None, fingerprint: str = "") -> str:
+    """Deterministic for (sub, key, request fingerprint); random without a key. The fingerprint is part of it so
+    that once the key's record has expired, a different body under the old key is a new order, not one the
+    processor would drop as a duplicate of the first."""
     if idempotency_key is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{sub}\n{idempotency_key}"))
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{sub}\n{idempotency_key}\n{fingerprint}"))
 
 
 def money(text: str, currency: str, field: str) -> Decimal:
@@ -188,11 +191,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise HttpError(401, "unauthorized", "missing or invalid identity claims")
     key = _idempotency_key(event)
     order = require_valid(json_body(event), "order")
-    order_id = order_id_for(caller.sub, key)
+    fingerprint = request_fingerprint(order)
+    order_id = order_id_for(caller.sub, key, fingerprint)
     customer = {"sub": caller.sub, "email": _verified_email(event, caller), "name": _display_name(event, caller)}
     message = build_message(order, customer, order_id)
     if key is not None:
-        claim_key(caller.sub, key, request_fingerprint(order), order_id)
+        claim_key(caller.sub, key, fingerprint, order_id)
     message_id = enqueue(message)
     log.info("order queued", orderId=order_id, messageId=message_id, items=len(message["items"]),
              idempotent=key is not None)

@@ -172,7 +172,7 @@ def test_the_same_idempotency_key_from_the_same_user_gives_the_same_order(submit
     other_user = post_order(submit, body, claims=bob, headers=key)[1]["orderId"]
     no_key = {post_order(submit, body, claims=alice)[1]["orderId"] for _ in range(2)}
 
-    assert first == retry == submit.order_id_for("alice", "checkout-123")
+    assert first == retry == submit.order_id_for("alice", "checkout-123", submit.request_fingerprint(body))
     assert other_user != first
     assert len(no_key) == 2 and first not in no_key
     # A standard queue holds the resend: the processor's conditional receipt write makes it one order.
@@ -202,6 +202,19 @@ def test_a_retry_after_a_failed_send_still_queues_the_order(submit: ModuleType, 
     assert status == 202
     [message] = queued(orders_queue)
     assert json.loads(message["Body"])["orderId"] == response["orderId"]
+
+
+def test_after_the_key_expired_another_body_is_a_new_order_not_a_dropped_one(
+    submit: ModuleType, orders_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    key = {"Idempotency-Key": "checkout-12"}
+    first = post_order(submit, order_body(("A-1", 1, "5.00")), headers=key)[1]["orderId"]
+    later = time.time() + submit.IDEMPOTENCY_TTL_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    status, body = post_order(submit, order_body(("A-1", 3, "5.00")), headers=key)
+    assert status == 202 and body["orderId"] != first  # the processor would have kept the first one silently
 
 
 def test_a_reformatted_body_is_the_same_request(submit: ModuleType, orders_queue: str) -> None:
