@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-
-import pytest
-
 from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_aws as aws
+import pytest
 
 from components.function import PythonFunction, PythonFunctionArgs
 from components.naming import Naming
