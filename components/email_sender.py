@@ -23,11 +23,11 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.email_templates import TEMPLATE_DIR, EmailTemplate, load_templates, sender_manifest
-from components.function import FunctionDefaults, PythonFunction, PythonFunctionArgs
-from components.limits import DOMAIN, EMAIL, check_range, check_tags
-from components.link import Condition, Link, Statement
-from components.queues import dead_letter_queue, guard_dead_letter_queue, redrive_policy, sqs_trigger
+from .email_templates import TEMPLATE_DIR, EmailTemplate, load_templates, sender_manifest
+from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from .limits import DOMAIN, EMAIL, check_range, check_tags
+from .link import Condition, Link, Statement
+from .queues import dead_letter_queue, guard_dead_letter_queue, redrive_policy, sqs_trigger
 
 # Events the configuration set publishes; the first four are the ones an operator watches.
 EVENT_TYPES = ("SEND", "DELIVERY", "BOUNCE", "COMPLAINT", "REJECT", "RENDERING_FAILURE", "DELIVERY_DELAY")

@@ -17,15 +17,15 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.limits import ARCHITECTURES, LOG_RETENTION_DAYS, check_range, check_tags
-from components.link import Condition, Link, Statement, merge_environment, policy_document
-from components.naming import Naming
+from .limits import ARCHITECTURES, LOG_RETENTION_DAYS, check_range, check_tags
+from .link import Condition, Link, Statement, merge_environment, policy_document
+from .naming import Naming
+from .paths import CODE_ROOT as REPO_ROOT
+from .paths import HANDLERS_DIR as HANDLERS_DIR  # re-exported: the default code layout
 
 __all__ = ["Condition", "FunctionDefaults", "Link", "PythonFunction", "PythonFunctionArgs", "Statement",
            "plan_archive", "policy_document", "trust_policy"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-HANDLERS_DIR = REPO_ROOT / "handlers"
 DEFAULT_SHARED = ("handlers/__init__.py", "handlers/common/*.py")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # X-Ray's write actions have no resource-level permissions: AWS documents Resource "*" for them.

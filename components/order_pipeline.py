@@ -21,18 +21,18 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.bucket import SecureBucket, SecureBucketArgs
-from components.function import FunctionDefaults, PythonFunction, PythonFunctionArgs
-from components.limits import check_tags
-from components.link import Link, Statement
-from components.queues import (
+from .bucket import SecureBucket, SecureBucketArgs
+from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from .limits import check_tags
+from .link import Link, Statement
+from .queues import (
     DLQ_RETENTION_SECONDS,
     dead_letter_queue,
     guard_dead_letter_queue,
     redrive_policy,
     sqs_trigger,
 )
-from components.secure_api import Route
+from .secure_api import Route
 
 RECEIPTS_PREFIX = "receipts/"
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # SQS default; the DLQ keeps a message longer than its source queue

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.function import FunctionDefaults, PythonFunction, PythonFunctionArgs
-from components.link import Link
-from components.secure_api import Route
+from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from .link import Link
+from .secure_api import Route
 
 REGISTER_PATH = "/register"
 REGISTER_SCHEMA = "register"

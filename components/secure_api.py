@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_aws as aws
 
-from components.api_plan import (
+from .api_plan import (
     CORS_ALLOWED_HEADERS,
     ApiPlan,
     PlannedMethod,
@@ -30,9 +30,9 @@ from components.api_plan import (
     plan_routes,
     preflight_response_template,
 )
-from components.function import HANDLERS_DIR
-from components.limits import ENDPOINT_TYPES, LOG_RETENTION_DAYS, ORIGIN, QUOTA_PERIODS, check_range, check_tags
-from components.naming import Naming
+from .function import HANDLERS_DIR
+from .limits import ENDPOINT_TYPES, LOG_RETENTION_DAYS, ORIGIN, QUOTA_PERIODS, check_range, check_tags
+from .naming import Naming
 
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.email_sender import EmailSenderArgs
-from components.function import FunctionDefaults
-from components.limits import (
+from .email_sender import EmailSenderArgs
+from .function import FunctionDefaults
+from .limits import (
     ARCHITECTURES,
     AUTH_FLOWS,
     LOG_RETENTION_DAYS,
@@ -24,15 +24,15 @@ from components.limits import (
     QUOTA_PERIODS,
     STARTING_POSITIONS,
 )
-from components.limits import CONTENT_TYPE as _CONTENT_TYPE
-from components.limits import DOMAIN as _DOMAIN
-from components.limits import EMAIL as _EMAIL
-from components.limits import ORIGIN as _ORIGIN
-from components.naming import Naming
-from components.order_pipeline import OrderPipelineArgs
-from components.secure_api import SecureApiArgs
-from components.upload_stream import UploadStreamArgs
-from components.user_pool import UserPoolArgs
+from .limits import CONTENT_TYPE as _CONTENT_TYPE
+from .limits import DOMAIN as _DOMAIN
+from .limits import EMAIL as _EMAIL
+from .limits import ORIGIN as _ORIGIN
+from .naming import Naming
+from .order_pipeline import OrderPipelineArgs
+from .secure_api import SecureApiArgs
+from .upload_stream import UploadStreamArgs
+from .user_pool import UserPoolArgs
 
 __all__ = ["ARCHITECTURES", "AUTH_FLOWS", "LOG_RETENTION_DAYS", "MFA_MODES", "QUOTA_PERIODS", "STARTING_POSITIONS",
            "ConfigError", "Settings", "StackArgs", "load", "settings_from", "stack_args"]

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.bucket import SecureBucket, SecureBucketArgs
-from components.function import FunctionDefaults, PythonFunction, PythonFunctionArgs
-from components.limits import CONTENT_TYPE, ORIGIN, STARTING_POSITIONS, check_range, check_tags
-from components.link import Condition, Link, Statement
-from components.queues import backlog_alarm
-from components.secure_api import Route
+from .bucket import SecureBucket, SecureBucketArgs
+from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from .limits import CONTENT_TYPE, ORIGIN, STARTING_POSITIONS, check_range, check_tags
+from .link import Condition, Link, Statement
+from .queues import backlog_alarm
+from .secure_api import Route
 
 UPLOADS_PREFIX = "uploads/"
 PROCESSED_PREFIX = "processed/"

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.limits import AUTH_FLOWS, COGNITO_GROUP, MFA_MODES, check_range, check_tags
-from components.link import Link, Statement
-from components.naming import Naming
+from .limits import AUTH_FLOWS, COGNITO_GROUP, MFA_MODES, check_range, check_tags
+from .link import Link, Statement
+from .naming import Naming
 
 ADMIN_ACTIONS = ("cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword", "cognito-idp:AdminDeleteUser")
 

@@ -43,3 +43,16 @@ def test_external_program_does_not_use_the_apps_settings() -> None:
             continue
         modules = {node.module for node in ast.walk(ast.parse(source.read_text())) if isinstance(node, ast.ImportFrom)}
         assert not {m for m in modules if m and m.endswith("settings")}, f"{source.name} imports the app's settings"
+
+
+def test_components_import_each_other_relatively_so_the_wheel_can_rename_the_package() -> None:
+    """pyproject.toml ships `components/` as `secure_serverless_components`: an absolute `components.` import
+    inside it would break (or pick up another distribution's `components`) once installed."""
+    component_sources = Path(external.__file__).resolve().parents[2] / "components"
+    for source in component_sources.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        absolute = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    and node.level == 0 and node.module and node.module.split(".")[0] == "components"]
+        absolute += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+                     if alias.name.split(".")[0] == "components"]
+        assert not absolute, f"{source.name}: {absolute}"
