@@ -288,7 +288,3 @@ class EmailSender(pulumi.ComponentResource):
     def producer_link(self, *, env: str = "EMAIL_QUEUE_URL") -> Link:
         """For a producer's `PythonFunctionArgs(links=[...])`: the outbox URL in `env` + its enqueue grant."""
         return Link(env={env: self.queue_url}, statements=[self.enqueue_statement()])
-
-    def grant_enqueue(self, function: PythonFunction) -> aws.iam.RolePolicy:
-        """Let an existing function put jobs on the outbox (exactly `sqs:SendMessage` on its ARN)."""
-        return function.grant("enqueue-email", [self.enqueue_statement()])
