@@ -32,7 +32,7 @@ from .api_plan import (
 )
 from .function import HANDLERS_DIR
 from .limits import ENDPOINT_TYPES, LOG_RETENTION_DAYS, ORIGIN, QUOTA_PERIODS, check_range, check_tags
-from .naming import Naming
+from .naming import Naming, statement_id
 
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
@@ -405,6 +405,8 @@ class SecureApi(pulumi.ComponentResource):
         )
         permission = aws.lambda_.Permission(
             f"{label}-permission",
+            # Explicit: the provider's auto-name keeps the route's '/', '{', '}', which AWS refuses.
+            statement_id=statement_id(f"{label}-permission"),
             action="lambda:InvokeFunction",
             function=function.function_name,
             principal="apigateway.amazonaws.com",

@@ -28,6 +28,7 @@ from .bucket import SecureBucket, SecureBucketArgs
 from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
 from .limits import CONTENT_TYPE, ORIGIN, STARTING_POSITIONS, check_range, check_tags
 from .link import Condition, Link, Statement
+from .naming import statement_id
 from .queues import backlog_alarm
 from .secure_api import Route
 
@@ -365,6 +366,7 @@ class UploadStream(pulumi.ComponentResource):
             account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         permission = aws.lambda_.Permission(
             f"{name}-ingest-permission",
+            statement_id=statement_id(f"{name}-ingest-permission"),
             action="lambda:InvokeFunction",
             function=self.ingest.function_name,
             principal="s3.amazonaws.com",

@@ -140,8 +140,10 @@ def test_pulumi_yaml_defaults_are_the_loaders_defaults() -> None:
     from components.settings import _Reader
     from offline.runtime import REPO_ROOT
 
+    # `""` is Pulumi.yaml's spelling of "unset" for strings (the CLI requires a default): the loader's own
+    # default applies then, as it does for a key that is not set at all.
     declared = {key: spec["default"] for key, spec in yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["config"].items()
-                if isinstance(spec, dict) and "default" in spec}
+                if isinstance(spec, dict) and "default" in spec and spec["default"] != ""}
     seen: dict[str, object] = {}
     original = _Reader.__init__
 
