@@ -404,3 +404,24 @@ def test_failed_asynchronous_ingest_events_go_to_the_failure_queue(runs: dict[st
     assert config.inputs["destinationConfig"]["onFailure"]["destination"] == arn(run, "uploads-failures")
     assert 0 <= config.inputs["maximumRetryAttempts"] <= 2
     assert config.inputs["maximumEventAgeInSeconds"] <= run.named("uploads-stream").inputs["retentionPeriod"] * 3600
+
+
+def test_upload_stream_alone_from_explicit_args(run_pulumi, recording_mocks) -> None:
+    """No stack config, no API: the flow stands alone and hands its routes back as data."""
+    from components.function import FunctionDefaults
+    from components.naming import Naming
+
+    def alone():
+        functions = FunctionDefaults(naming=Naming("media-test"), account_id="210987654321")
+        stream = UploadStream("media", UploadStreamArgs(functions=functions, cors_origins=("https://media.example.org",),
+                                                        max_bytes=2 * 1_048_576, stream_retention_hours=48))
+        assert [f"{r.method} {r.path}" for r in stream.routes] == ["POST /uploads", "POST /uploads/url", "GET /uploads"]
+
+    run = run_pulumi(alone)
+    assert run.named("media-stream").inputs["retentionPeriod"] == 48
+    assert run.named("media-create-function").inputs["environment"]["variables"]["MAX_UPLOAD_BYTES"] == str(2 * 1_048_576)
+    assert run.named("media-ingest-permission").inputs["sourceAccount"] == "210987654321"
+    assert run.of_type("aws:apigateway/method:Method") == []
+    assert not [c for c in recording_mocks.invokes if c.token == "aws:index/getCallerIdentity:getCallerIdentity"]
+    with pytest.raises(ValueError, match="stream retention"):
+        UploadStreamArgs(functions=FunctionDefaults(naming=Naming("m")), max_record_age_seconds=200_000)
