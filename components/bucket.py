@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from .limits import check_tags
 from .link import Link, Statement
+from .tokens import component_type, with_legacy_alias
 
 PUBLIC_ACCESS_BLOCKS = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
 
@@ -55,7 +56,7 @@ class SecureBucket(pulumi.ComponentResource):
     arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:SecureBucket", name, None, opts)
+        super().__init__(component_type("SecureBucket"), name, None, with_legacy_alias("SecureBucket", opts))
         child = pulumi.ResourceOptions(parent=self)
 
         self.bucket = aws.s3.Bucket(

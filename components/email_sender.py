@@ -28,6 +28,7 @@ from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
 from .limits import DOMAIN, EMAIL, check_range, check_tags
 from .link import Condition, Link, Statement
 from .queues import dead_letter_queue, guard_dead_letter_queue, redrive_policy, sqs_trigger
+from .tokens import component_type, with_legacy_alias
 
 # Events the configuration set publishes; the first four are the ones an operator watches.
 EVENT_TYPES = ("SEND", "DELIVERY", "BOUNCE", "COMPLAINT", "REJECT", "RENDERING_FAILURE", "DELIVERY_DELAY")
@@ -149,7 +150,7 @@ class EmailSender(pulumi.ComponentResource):
     dlq_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: EmailSenderArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:EmailSender", name, None, opts)
+        super().__init__(component_type("EmailSender"), name, None, with_legacy_alias("EmailSender", opts))
         self._name = name
         tags = dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)

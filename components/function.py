@@ -22,6 +22,7 @@ from .link import Condition, Link, Statement, merge_environment, policy_document
 from .naming import Naming
 from .paths import CODE_ROOT as REPO_ROOT
 from .paths import HANDLERS_DIR as HANDLERS_DIR  # re-exported: the default code layout
+from .tokens import component_type, with_legacy_alias
 
 __all__ = ["Condition", "FunctionDefaults", "Link", "PythonFunction", "PythonFunctionArgs", "Statement",
            "plan_archive", "policy_document", "trust_policy"]
@@ -184,7 +185,7 @@ class PythonFunction(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: PythonFunctionArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:PythonFunction", name, None, opts)
+        super().__init__(component_type("PythonFunction"), name, None, with_legacy_alias("PythonFunction", opts))
         self.resource_name = name
         defaults = args.defaults
         tags = dict(defaults.tags)

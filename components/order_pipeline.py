@@ -33,6 +33,7 @@ from .queues import (
     sqs_trigger,
 )
 from .secure_api import Route
+from .tokens import component_type, with_legacy_alias
 
 RECEIPTS_PREFIX = "receipts/"
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # SQS default; the DLQ keeps a message longer than its source queue
@@ -173,7 +174,7 @@ class OrderPipeline(pulumi.ComponentResource):
     receipts_bucket: pulumi.Output[str]
 
     def __init__(self, name: str, args: OrderPipelineArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:OrderPipeline", name, None, opts)
+        super().__init__(component_type("OrderPipeline"), name, None, with_legacy_alias("OrderPipeline", opts))
         if args.email is None:
             raise ValueError("OrderPipelineArgs.email is required: pass the outbox's producer_link()")
         tags = dict(args.tags)

@@ -15,6 +15,7 @@ import pulumi
 from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
 from .link import Link
 from .secure_api import Route
+from .tokens import component_type, with_legacy_alias
 
 REGISTER_PATH = "/register"
 REGISTER_SCHEMA = "register"
@@ -39,7 +40,7 @@ class UserRegistration(pulumi.ComponentResource):
     function: PythonFunction
 
     def __init__(self, name: str, args: UserRegistrationArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:UserRegistration", name, None, opts)
+        super().__init__(component_type("UserRegistration"), name, None, with_legacy_alias("UserRegistration", opts))
         self.function = PythonFunction(
             f"{name}-register",
             PythonFunctionArgs(

@@ -33,6 +33,7 @@ from .api_plan import (
 from .function import HANDLERS_DIR
 from .limits import ENDPOINT_TYPES, LOG_RETENTION_DAYS, ORIGIN, QUOTA_PERIODS, check_range, check_tags
 from .naming import Naming, statement_id
+from .tokens import component_type, with_legacy_alias
 
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
@@ -195,7 +196,7 @@ class SecureApi(pulumi.ComponentResource):
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: SecureApiArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:SecureApi", name, None, opts)
+        super().__init__(component_type("SecureApi"), name, None, with_legacy_alias("SecureApi", opts))
         self._name = name
         self._args = args
         self._routes: list[Route] = []

@@ -31,6 +31,7 @@ from .link import Condition, Link, Statement
 from .naming import statement_id
 from .queues import backlog_alarm
 from .secure_api import Route
+from .tokens import component_type, with_legacy_alias
 
 UPLOADS_PREFIX = "uploads/"
 PROCESSED_PREFIX = "processed/"
@@ -251,7 +252,7 @@ class UploadStream(pulumi.ComponentResource):
     failure_queue_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: UploadStreamArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:UploadStream", name, None, opts)
+        super().__init__(component_type("UploadStream"), name, None, with_legacy_alias("UploadStream", opts))
         tags = dict(args.tags)
         functions = args.functions
         naming = functions.naming

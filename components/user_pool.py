@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from .limits import AUTH_FLOWS, COGNITO_GROUP, MFA_MODES, check_range, check_tags
 from .link import Link, Statement
 from .naming import Naming
+from .tokens import component_type
 
 ADMIN_ACTIONS = ("cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword", "cognito-idp:AdminDeleteUser")
 
@@ -69,7 +70,7 @@ class UserPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: UserPoolArgs, opts: pulumi.ResourceOptions | None = None, *,
                  moved_from: pulumi.Input[str] | None = None):
         """`moved_from`: URN of the component that created these children before (they keep their URNs)."""
-        super().__init__("app:components:UserPool", name, None, opts)
+        super().__init__(component_type("UserPool"), name, None, opts)  # new since the namespace: no legacy alias
         tags = dict(args.tags)
 
         def child(**options) -> pulumi.ResourceOptions:

@@ -199,10 +199,10 @@ def test_environment_contract_and_packaged_files(run_pulumi) -> None:
 def test_receipts_bucket_is_a_versioned_secure_bucket(run_pulumi) -> None:
     run = run_pulumi(program, stack="prod")
     component = run.named("orders-receipts")
-    assert component.type == "app:components:SecureBucket"
+    assert component.type == "secure-serverless:components:SecureBucket"
     assert run.named("orders-receipts-versioning").inputs["versioningConfiguration"] == {"status": "Enabled"}
     assert run.named("orders-receipts-bucket").protect is True  # prod protects data
-    [component] = run.of_type("app:components:OrderPipeline")
+    [component] = run.of_type("secure-serverless:components:OrderPipeline")
     outputs = run.component_outputs[component.urn]
     assert outputs["receipts_bucket"] == run.named("orders-receipts-bucket").outputs["bucket"]
     assert outputs["queue_url"] == run.named("orders-queue").outputs["url"]
@@ -210,7 +210,7 @@ def test_receipts_bucket_is_a_versioned_secure_bucket(run_pulumi) -> None:
 
 def test_every_child_is_parented_to_the_component(run_pulumi) -> None:
     run = run_pulumi(program)
-    [component] = run.of_type("app:components:OrderPipeline")
+    [component] = run.of_type("secure-serverless:components:OrderPipeline")
     direct = {r.name for r in run.children_of(component.urn)}
     assert direct == {"orders-dlq", "orders-queue", "orders-dlq-redrive-allow", "orders-dlq-alarm", "orders-receipts",
                       "orders-submit", "orders-process", "orders-get", "orders-process-trigger"}

@@ -121,11 +121,11 @@ def test_every_stack_exposes_only_health_and_register_publicly(stack_run) -> Non
 
 
 def test_every_stack_wires_register_to_the_email_outbox(stack_run) -> None:
-    [registration] = stack_run.of_type("app:components:UserRegistration")
-    [email] = stack_run.of_type("app:components:EmailSender")
+    [registration] = stack_run.of_type("secure-serverless:components:UserRegistration")
+    [email] = stack_run.of_type("secure-serverless:components:EmailSender")
     [outbox] = [q for q in stack_run.of_type("aws:sqs/queue:Queue") if q.parent == email.urn
                 and "redrivePolicy" in q.inputs]
-    [function] = [f for f in stack_run.of_type("app:components:PythonFunction") if f.parent == registration.urn]
+    [function] = [f for f in stack_run.of_type("secure-serverless:components:PythonFunction") if f.parent == registration.urn]
     grants = actions_by_resource(role_statements(stack_run, function.name))
     assert grants[outbox.outputs["arn"]] == {"sqs:SendMessage"}
     pool_arn = stack_run.of_type("aws:cognito/userPool:UserPool")[0].outputs["arn"]

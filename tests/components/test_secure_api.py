@@ -180,11 +180,11 @@ def test_routes_after_deploy_and_duplicates_fail_at_the_call_site(run_pulumi) ->
 
 def test_component_outputs_are_registered(run_pulumi) -> None:
     run = run_pulumi(build())
-    [api] = run.of_type("app:components:SecureApi")
+    [api] = run.of_type("secure-serverless:components:SecureApi")
     outputs = run.component_outputs[api.urn]
     assert outputs["url"].endswith("/dev")
     assert set(outputs) == {"url", "curl_example"}
-    [pool] = run.of_type("app:components:UserPool")
+    [pool] = run.of_type("secure-serverless:components:UserPool")
     assert set(run.component_outputs[pool.urn]) == {"user_pool_id", "arn", "client_id"}
 
 

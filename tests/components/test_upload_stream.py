@@ -360,7 +360,7 @@ def test_both_buckets_are_secure_buckets_and_only_uploads_accepts_browser_posts(
 ) -> None:
     run = runs[stack]
     for component in ("uploads-uploads", "uploads-processed"):
-        assert run.named(component).type == "app:components:SecureBucket"
+        assert run.named(component).type == "secure-serverless:components:SecureBucket"
         assert run.named(f"{component}-bucket").protect is (stack == "prod")
     (cors,) = run.of_type("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration")
     assert dependency(run, cors, "bucket") == run.named("uploads-uploads-bucket")
@@ -378,7 +378,7 @@ def test_the_policy_pack_finds_nothing_in_the_upload_stream(runs: dict[str, Prog
 
 def test_outputs_name_the_buckets_stream_and_failure_queue(runs: dict[str, ProgramRun]) -> None:
     run = runs["dev"]
-    [component] = run.of_type("app:components:UploadStream")
+    [component] = run.of_type("secure-serverless:components:UploadStream")
     outputs = run.component_outputs[component.urn]
     assert outputs == {
         "uploads_bucket": bucket_name(run, "uploads-uploads"),
