@@ -1,8 +1,10 @@
-"""The one typed loader of stack configuration.
+"""Stack configuration → each component's Args. The only module that knows this app's config keys.
 
-Everything the program reads from `pulumi.Config()` is read here, once, into frozen dataclasses. Values
-are validated against the limits AWS enforces (and the ones we choose per environment) before any
-resource exists: a bad value stops the program with one error naming the stack and every bad key.
+Everything the program reads from `pulumi.Config()` is read here, once: `settings_from` reads and checks the
+raw values (per-environment rules, misspelled keys), `stack_args` maps them to each component's own Args
+(`StackArgs`), whose `__post_init__` checks hold the AWS limits. Any error, from either step, stops the
+program before any resource exists with one ConfigError naming the stack and every bad key. Components
+never import this module: another program builds their Args itself.
 """
 
 from __future__ import annotations
