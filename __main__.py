@@ -23,9 +23,9 @@ from components.secure_api import Route, SecureApi
 from components.upload_stream import UploadStream
 from components.user_pool import UserPool
 
-# Validated before any resource exists: a bad value stops here naming the stack and key. The account id is
-# looked up once for the whole stack (each lookup is a provider round trip) and passed to every function.
-stack = stack_settings.load(account_id=aws.get_caller_identity_output().account_id)
+# Validated before anything is created or looked up: a bad value stops here naming the stack and key. Then the
+# account id is looked up once for the whole stack (each lookup is a provider round trip), passed to every function.
+stack = stack_settings.load().with_account(aws.get_caller_identity_output().account_id)
 functions = stack.functions
 
 # The pool was created inside SecureApi "api" before it became its own component: same children, same URNs.

@@ -13,7 +13,7 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .email_sender import EmailSenderArgs
@@ -475,6 +475,12 @@ class StackArgs:
     orders: OrderPipelineArgs
     uploads: UploadStreamArgs
 
+    def with_account(self, account_id: Any) -> StackArgs:
+        """Every function of the stack trusts this account: one lookup per stack, passed down."""
+        functions = self.functions.with_account(account_id)
+        return replace(self, functions=functions, email=replace(self.email, functions=functions),
+                       orders=replace(self.orders, functions=functions), uploads=replace(self.uploads, functions=functions))
+
 
 # Which config key an Args error is about: (words of the error message, config key). First match wins per key.
 _ERROR_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -631,9 +637,7 @@ def load_settings() -> Settings:
     return settings_from(config.get, project=project, stack=stack, present_keys=present)
 
 
-def load(account_id: Any = None) -> StackArgs:
+def load() -> StackArgs:
     """This stack's config, validated and mapped to every component's Args (ConfigError names stack + keys).
-
-    `account_id`: the stack's one caller-identity lookup, passed down to every function's trust policy.
-    """
-    return stack_args(load_settings(), account_id)
+    Pass the stack's one caller-identity lookup down with `.with_account(...)`."""
+    return stack_args(load_settings())
