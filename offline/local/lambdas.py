@@ -51,6 +51,7 @@ class LocalFunction:
         self._process: subprocess.Popen | None = None
         self._results: Any = None
         self.invocations = 0
+        self.stopped = False
         self.inject_delay = 0.0  # fault injection (tests): seconds slept before the handler runs
 
     @property
@@ -78,6 +79,9 @@ class LocalFunction:
                               "Throttled")
         with self._lock:
             self.invocations += 1
+            if self.stopped:
+                return Invocation(False, {"errorType": "Runtime.Stopped", "errorMessage": "runtime stopping"},
+                                  "Unhandled")
             if self._process is None or self._process.poll() is not None:
                 self._start()
             request_id = str(uuid.uuid4())
@@ -127,8 +131,9 @@ class LocalFunction:
             pass
 
     def stop(self) -> None:
-        with self._lock:
-            self._stop_process()
+        # Not under the lock: stopping must not wait for an invocation in flight (it fails as a crash would).
+        self.stopped = True
+        self._stop_process()
 
     def warm(self) -> None:
         with self._lock:

@@ -79,6 +79,9 @@ class LocalRuntime:
     def start(self) -> dict[str, Any]:
         from moto.server import ThreadedMotoServer
 
+        from offline.local import moto_patches
+
+        self.patches = moto_patches.apply_all()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the function logs
         started = time.time()
         o = self.options
@@ -234,11 +237,20 @@ class LocalRuntime:
             with self.counters.lock:
                 body = {"counters": dict(self.counters.values), "errors": list(self.counters.errors)}
             return Response(json.dumps(body), content_type="application/json")
+        if request.path == "/__local/ses/sent":
+            return Response(json.dumps(self.sent_emails(), default=str), content_type="application/json")
         if request.path == "/__local/faults" and request.method == "POST":
             spec = request.get_json()
             self.functions[spec["function"]].inject_delay = float(spec.get("delay", 0))
             return Response("{}", content_type="application/json")
         return Response('{"message":"unknown"}', status=404, content_type="application/json")
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        """The local mailbox: what moto's SES accepted (moto keeps it in-process, not behind any API)."""
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[self.account][self.region]
+        return [dict(vars(m)) for m in backend.sent_messages]
 
     # --- info & stop -----------------------------------------------------------------------------------------
     def endpoints(self) -> dict[str, Any]:
@@ -258,9 +270,10 @@ class LocalRuntime:
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()
-        for poller in self.pollers:
-            poller.join(timeout=5)
         for function in self.functions.values():
-            function.stop()
+            function.stop()  # kills the worker: an invocation in flight ends now, not at its timeout
+        deadline = time.time() + 5
+        for poller in self.pollers:
+            poller.join(timeout=max(0.1, deadline - time.time()))
         if self.moto is not None:
             self.moto.stop()

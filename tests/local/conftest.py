@@ -49,6 +49,10 @@ class Local:
         requests.post(self.api.rsplit("/", 1)[0] + "/__local/faults", json={"function": function, "delay": seconds},
                       timeout=5).raise_for_status()
 
+    def ses_messages(self) -> list[dict[str, Any]]:
+        """What moto's SES accepted (the runtime's local mailbox)."""
+        return requests.get(self.api.rsplit("/", 1)[0] + "/__local/ses/sent", timeout=5).json()
+
     def function(self, suffix: str) -> str:
         """The deployed name of the function whose name ends with `suffix` (names are the graph's)."""
         matches = [n for n in self.endpoints["functions"] if n.endswith(suffix)]

@@ -1,0 +1,162 @@
+"""Small, named patches of moto 5.2.5 where it is more forgiving (or stricter) than AWS for what we run.
+
+Each patch is applied once in the runtime process (`apply_all`) before the moto server starts, and each has a
+contract test in tests/local/test_moto_patches.py that fails loudly if a moto upgrade changes what it patches.
+moto is pinned exactly (requirements-dev.txt) for this reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+APPLIED: list[str] = []
+
+
+def _once(name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    def wrap(patch: Callable[[], None]) -> Callable[[], None]:
+        def apply() -> None:
+            if name not in APPLIED:
+                patch()
+                APPLIED.append(name)
+
+        apply.__name__ = patch.__name__
+        apply.__doc__ = patch.__doc__
+        return apply
+
+    return wrap
+
+
+@_once("cognito_all_attributes_readable_by_default")
+def cognito_all_attributes_readable_by_default() -> None:
+    """A client without ReadAttributes can read every attribute (AWS), not none (moto): the IdToken then
+    carries email and email_verified, which the order flow needs."""
+    from moto.cognitoidp.models import CognitoIdpUserPoolClient
+
+    original = CognitoIdpUserPoolClient.get_readable_fields
+
+    def get_readable_fields(self: Any) -> list[str]:
+        if "ReadAttributes" in self.extended_config:
+            return original(self)
+        pool = self.user_pool_id
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        for regions in cognitoidp_backends.values():
+            for backend in regions.values():
+                user_pool = backend.user_pools.get(pool)
+                if user_pool is not None:
+                    return sorted({a["Name"] for u in user_pool.users.values() for a in u.attributes})
+        return []
+
+    CognitoIdpUserPoolClient.get_readable_fields = get_readable_fields
+
+
+def _secret_for(access_key_id: str) -> str | None:
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    for partitions in sts_backends.values():
+        for backend in partitions.values():
+            role = backend.get_assumed_role_from_access_key(access_key_id)
+            if role is not None:
+                return role.secret_access_key
+    for partitions in iam_backends.values():
+        for backend in partitions.values():
+            for key in backend.get_all_access_keys_for_all_users():
+                if key.access_key_id == access_key_id:
+                    return key.secret_access_key
+    if access_key_id == "testing":
+        return "testing"
+    return None
+
+
+def post_policy_violation(fields: dict[str, str], bucket: str, content_length: int,
+                          now: datetime.datetime | None = None) -> str | None:
+    """Why S3 would refuse this browser POST (signature V4, expiration, every condition), or None."""
+    policy_b64 = fields.get("policy")
+    if not policy_b64:
+        return "missing policy"
+    credential = fields.get("x-amz-credential", "")
+    parts = credential.split("/")
+    if len(parts) != 5 or fields.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
+        return "only AWS4-HMAC-SHA256 POST policies are supported"
+    access_key, date, region, service, _ = parts
+    secret = _secret_for(access_key)
+    if secret is None:
+        return "InvalidAccessKeyId"
+
+    def sign(key: bytes, message: str) -> bytes:
+        return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+    signing_key = sign(sign(sign(sign(f"AWS4{secret}".encode(), date), region), service), "aws4_request")
+    expected = hmac.new(signing_key, policy_b64.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, fields.get("x-amz-signature", "")):
+        return "SignatureDoesNotMatch"
+    policy = json.loads(base64.b64decode(policy_b64))
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    expiration = datetime.datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    if now > expiration:
+        return "Invalid according to Policy: Policy expired."
+    values = {k.lower(): v for k, v in fields.items()}
+    values["bucket"] = bucket
+    covered = {"x-amz-signature", "file", "policy"}
+    for condition in policy.get("conditions", []):
+        if isinstance(condition, dict):
+            for name, value in condition.items():
+                covered.add(name.lower())
+                if values.get(name.lower()) != value:
+                    return f"Invalid according to Policy: Policy Condition failed: [\"eq\", \"${name}\", \"{value}\"]"
+        elif condition[0] == "content-length-range":
+            if not int(condition[1]) <= content_length <= int(condition[2]):
+                return "EntityTooLarge" if content_length > int(condition[2]) else "EntityTooSmall"
+        else:
+            operator, name, value = condition
+            field = name.lstrip("$").lower()
+            covered.add(field)
+            actual = values.get(field, "")
+            if (operator == "eq" and actual != value) or (operator == "starts-with" and not actual.startswith(value)):
+                return f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}"
+    extra = [k for k in values if k not in covered and not k.startswith("x-ignore-") and k != "bucket"]
+    if extra:
+        return f"Invalid according to Policy: Extra input fields: {extra[0]}"
+    return None
+
+
+@_once("s3_post_policy_enforced")
+def s3_post_policy_enforced() -> None:
+    """Browser POST uploads: moto stores whatever is posted; S3 checks the signed policy. Also, under IAM
+    enforcement moto answers a policy-signed POST with a 500 (no Authorization header): the signer's rights
+    are what the signature proves, so the POST is checked here instead of by moto's header-based check."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_post
+
+    def _bucket_response_post(self: Any, request: Any, bucket_name: str) -> Any:
+        form = getattr(self, "form_data", None) or {}
+        if "policy" in form or "Policy" in form:
+            fields = {k: v for k, v in form.items()}
+            reason = post_policy_violation(fields, bucket_name, len(self.body or b""))
+            if reason is not None:
+                body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>{reason}' \
+                       f"</Message></Error>"
+                return 403, {"Content-Type": "application/xml"}, body
+            skip = self._authenticate_and_authorize_s3_action
+            self._authenticate_and_authorize_s3_action = lambda **_: None
+            try:
+                return original(self, request, bucket_name)
+            finally:
+                self._authenticate_and_authorize_s3_action = skip
+        return original(self, request, bucket_name)
+
+    S3Response._bucket_response_post = _bucket_response_post
+
+
+def apply_all() -> list[str]:
+    cognito_all_attributes_readable_by_default()
+    s3_post_policy_enforced()
+    return list(APPLIED)
