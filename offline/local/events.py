@@ -12,7 +12,6 @@ import base64
 import json
 import threading
 import time
-import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -214,8 +213,8 @@ class S3NotificationPoller(Poller):
     """Drains the internal queue moto notifies and turns each record into an async invoke of its function."""
 
     def __init__(self, *, queue_url: str, targets: dict[str, str], resolve: Callable[[str], str | None],
-                 async_invoker: AsyncInvoker, endpoint: str, region: str, stop: threading.Event,
-                 log: Callable[[str], None], counters: Counters):
+                 async_invoker: AsyncInvoker, credentials: dict[str, str] | None, endpoint: str, region: str,
+                 stop: threading.Event, log: Callable[[str], None], counters: Counters):
         super().__init__(f"s3:{queue_url.rsplit('/', 1)[-1]}", stop, log, counters)
         self.queue_url = queue_url
         self.targets = targets
@@ -223,7 +222,7 @@ class S3NotificationPoller(Poller):
         self.async_invoker = async_invoker
         from offline.local.provision import admin_client
 
-        self.sqs = admin_client("sqs", endpoint, region)
+        self.sqs = admin_client("sqs", endpoint, region, credentials)
 
     def step(self) -> None:
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
@@ -368,6 +367,3 @@ class KinesisPoller(Poller):
         send_to_destination(self.session, self.queue_urls, self.destination, self.endpoint, self.region, record,
                             self.counters, self.function, self.log)
 
-
-def decode_key(key: str) -> str:
-    return urllib.parse.unquote_plus(key)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from email.utils import parseaddr
 from typing import Any
 
 APPLIED: list[str] = []
@@ -98,7 +99,7 @@ def post_policy_violation(fields: dict[str, str], bucket: str, content_length: i
     if not hmac.compare_digest(expected, fields.get("x-amz-signature", "")):
         return "SignatureDoesNotMatch"
     policy = json.loads(base64.b64decode(policy_b64))
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     expiration = datetime.datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
     if now > expiration:
         return "Invalid according to Policy: Policy expired."
@@ -156,7 +157,77 @@ def s3_post_policy_enforced() -> None:
     S3Response._bucket_response_post = _bucket_response_post
 
 
+# AWS authorises a batch call with the single-message action (sqs:DeleteMessage for DeleteMessageBatch).
+BATCH_ACTIONS = {"sqs:DeleteMessageBatch": "sqs:DeleteMessage", "sqs:SendMessageBatch": "sqs:SendMessage",
+                 "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
+
+
+@_once("iam_batch_actions_checked_as_aws_does")
+def iam_batch_actions_checked_as_aws_does() -> None:
+    """moto checks `sqs:DeleteMessageBatch` literally; AWS checks `sqs:DeleteMessage` (no batch IAM actions)."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        original(self, *args, **kwargs)
+        self._action = BATCH_ACTIONS.get(self._action, self._action)
+
+    IAMRequestBase.__init__ = __init__
+
+
+@_once("iam_resource_arns_for_kinesis_cognito_ses")
+def iam_resource_arns_for_kinesis_cognito_ses() -> None:
+    """moto resolves a resource ARN for the IAM check only for S3, SQS, IAM and STS; everything else is checked
+    against `*`, so ARN-scoped grants (ours) are wrongly denied. Teach Kinesis, Cognito and SES their ARNs."""
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.kinesis.responses import KinesisResponse
+    from moto.kinesis.utils import decompose_shard_iterator
+    from moto.ses.responses import EmailResponse
+
+    def kinesis_resource(self: Any) -> str:
+        arn = self._get_param("StreamARN")
+        if arn:
+            return arn
+        name = self._get_param("StreamName")
+        if not name and self._get_param("ShardIterator"):
+            name = decompose_shard_iterator(self._get_param("ShardIterator"))[0]
+        if not name:
+            return "*"
+        return f"arn:aws:kinesis:{self.region}:{self.current_account}:stream/{name}"
+
+    def cognito_resource(self: Any) -> str:
+        pool = self._get_param("UserPoolId")
+        return f"arn:aws:cognito-idp:{self.region}:{self.current_account}:userpool/{pool}" if pool else "*"
+
+    KinesisResponse._determine_resource = kinesis_resource
+    CognitoIdpResponse._determine_resource = cognito_resource
+
+    original = EmailResponse._authenticate_and_authorize_normal_action
+
+    def ses_authorize(self: Any, resource: str = "*") -> None:
+        # SES authorises a send against every resource it uses: the identity, the configuration set, the template.
+        prefix = f"arn:aws:ses:{self.region}:{self.current_account}"
+        resources = []
+        _, address = parseaddr(self._get_param("Source") or "")
+        if address:
+            # The identity used is the address if it is verified itself, else its domain.
+            identities = self.backend.email_identities
+            identity = address if address in identities or "@" not in address else address.split("@", 1)[1]
+            resources.append(f"{prefix}:identity/{identity}")
+        if self._get_param("ConfigurationSetName"):
+            resources.append(f"{prefix}:configuration-set/{self._get_param('ConfigurationSetName')}")
+        if self._get_param("Template"):
+            resources.append(f"{prefix}:template/{self._get_param('Template')}")
+        for arn in resources or [resource]:
+            original(self, arn)
+
+    EmailResponse._authenticate_and_authorize_normal_action = ses_authorize
+
+
 def apply_all() -> list[str]:
     cognito_all_attributes_readable_by_default()
     s3_post_policy_enforced()
+    iam_batch_actions_checked_as_aws_does()
+    iam_resource_arns_for_kinesis_cognito_ses()
     return list(APPLIED)

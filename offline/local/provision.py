@@ -8,6 +8,7 @@ handled in dependency order (roles before policies, DLQs before redrive, pools b
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +20,26 @@ from offline.local.graph import IdMap, StackGraph, as_list
 ADMIN_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # noqa: S105 - moto's
 
 
-def admin_client(service: str, endpoint: str, region: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, **ADMIN_CREDENTIALS)
+def admin_client(service: str, endpoint: str, region: str, credentials: dict[str, str] | None = None) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **(credentials or ADMIN_CREDENTIALS))
+
+
+# The local operator (you, the tests, the runtime's own S3 event queue): allowed everything. It is not part of
+# the stack; it exists because once IAM is enforced moto accepts only keys it issued.
+LOCAL_ADMIN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Sid": "LocalOperator", "Effect": "Allow", "Action": "*", "Resource": "*"}]})
+
+
+def enforce_iam(endpoint: str, region: str) -> dict[str, str]:
+    """Create the local operator, then make moto check every later request against IAM."""
+    iam = admin_client("iam", endpoint, region)
+    iam.create_user(UserName="local-operator")
+    iam.put_user_policy(UserName="local-operator", PolicyName="local-operator", PolicyDocument=LOCAL_ADMIN_POLICY)
+    key = iam.create_access_key(UserName="local-operator")["AccessKey"]
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST",  # noqa: S310
+                                     headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - our own moto server
+    return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
 
 
 @dataclass
@@ -53,7 +72,6 @@ class Provisioner:
     def run(self) -> Provisioned:
         steps: list[tuple[str, Callable[[Any], None]]] = [
             ("aws:iam/role:Role", self.role),
-            ("aws:iam/rolePolicy:RolePolicy", self.role_policy),
             ("aws:cloudwatch/logGroup:LogGroup", self.log_group),
             ("aws:cognito/userPool:UserPool", self.user_pool),
             ("aws:cognito/userPoolClient:UserPoolClient", self.user_pool_client),
@@ -68,6 +86,8 @@ class Provisioner:
             ("aws:sesv2/emailIdentity:EmailIdentity", self.email_identity),
             ("aws:ses/template:Template", self.ses_template),
             ("aws:s3/bucketNotification:BucketNotification", self.bucket_notification),
+            # Last: policies name resources by the ids moto handed out above (the IdMap rewrites them).
+            ("aws:iam/rolePolicy:RolePolicy", self.role_policy),
         ]
         for type_token, create in steps:
             for resource in self.graph.of_type(type_token):

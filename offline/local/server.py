@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 from offline.local import apigw, events
 from offline.local.graph import EVENT_INVOKE_CONFIG, EVENT_SOURCE_MAPPING, FUNCTION, PERMISSION, StackGraph
 from offline.local.lambdas import Invocation, LocalFunction, function_environment, stage_code
-from offline.local.provision import Provisioned, admin_client, provision
+from offline.local.provision import Provisioned, admin_client, enforce_iam, provision
 from offline.runtime import REPO_ROOT, run_stack
 
 API_TYPES = {t for t in (
@@ -43,6 +43,7 @@ class Options:
     state_dir: Path = REPO_ROOT / ".dev"
     overrides: dict[str, Any] | None = None
     quiet: bool = False
+    enforce_iam: bool = True
 
 
 class Console:
@@ -95,6 +96,10 @@ class LocalRuntime:
         handled = self.provisioned.handled_types | RUNTIME_TYPES
         self.unsupported = sorted({r.type for r in self.graph.unsupported(handled)})
         self._start_functions()
+        self.admin_credentials: dict[str, str] | None = None
+        if o.enforce_iam:
+            # After the roles' sessions are taken: moto crashes assuming a service role once enforcement is on.
+            self.admin_credentials = enforce_iam(self.endpoint, self.region)
         self._start_pollers()
         self._start_http()
         self.startup_seconds = time.time() - started
@@ -178,7 +183,7 @@ class LocalRuntime:
         for _bucket, url, targets in self.provisioned.notification_queues:
             self.pollers.append(events.S3NotificationPoller(
                 queue_url=url, targets=targets, resolve=self.resolve, async_invoker=self.async_invoker,
-                endpoint=self.endpoint, region=self.region, stop=self.stop_event,
+                credentials=self.admin_credentials, endpoint=self.endpoint, region=self.region, stop=self.stop_event,
                 log=self.console.prefixed("s3"), counters=self.counters))
         for poller in self.pollers:
             poller.start()
@@ -259,6 +264,9 @@ class LocalRuntime:
             "api_url": f"{self.api_base}/{self.api.stage}" if self.api else None,
             "aws_endpoint_url": self.endpoint,
             "region": self.region,
+            "iam_enforced": self.admin_credentials is not None,
+            "aws_access_key_id": (self.admin_credentials or {}).get("aws_access_key_id", "testing"),
+            "aws_secret_access_key": (self.admin_credentials or {}).get("aws_secret_access_key", "testing"),
             "user_pool_id": pools[0] if pools else None,
             "user_pool_client_id": next(iter(self.provisioned.clients), None),
             "functions": {name: f.spec.arn for name, f in self.functions.items()},

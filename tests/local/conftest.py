@@ -37,7 +37,8 @@ class Local:
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.aws, region_name=self.region,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
+                            aws_access_key_id=self.endpoints["aws_access_key_id"],
+                            aws_secret_access_key=self.endpoints["aws_secret_access_key"])
 
     def stats(self) -> dict[str, int]:
         return requests.get(self.api.rsplit("/", 1)[0] + "/__local/stats", timeout=5).json()["counters"]
