@@ -52,6 +52,8 @@ def main():
         try:
             if init_error is not None:
                 raise init_error
+            if request.get("injectError"):
+                raise RuntimeError(request["injectError"])
             payload = handler(request["event"], Context(request_id, request["deadline"], os.environ))
             result = {"ok": True, "payload": payload}
         except Exception as error:

@@ -98,6 +98,8 @@ class SqsPoller(Poller):
         self.region = region
 
     def step(self) -> None:
+        # Lambda reads the queue's attributes with the function's role (the mapping fails without the grant).
+        self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
         messages: list[dict[str, Any]] = []
         deadline = time.time() + self.window
         while len(messages) < self.batch_size and not self.stop_event.is_set():

@@ -52,7 +52,10 @@ class LocalFunction:
         self._results: Any = None
         self.invocations = 0
         self.stopped = False
-        self.inject_delay = 0.0  # fault injection (tests): seconds slept before the handler runs
+        self.ship_logs: Callable[[list[tuple[int, str]]], None] | None = None
+        # Fault injection (tests, chaos by hand): a sleep before the handler, or an error instead of it.
+        self.inject_delay = 0.0
+        self.inject_error: str | None = None
 
     @property
     def short_name(self) -> str:
@@ -70,8 +73,15 @@ class LocalFunction:
         threading.Thread(target=self._pump, args=(self._process,), daemon=True).start()
 
     def _pump(self, process: subprocess.Popen) -> None:
+        lines: list[tuple[int, str]] = []
         for line in process.stdout:  # type: ignore[union-attr]
-            self.log(line.rstrip("\n"))
+            text = line.rstrip("\n")
+            self.log(text)
+            lines.append((int(time.time() * 1000), text))
+            if text.startswith("END RequestId") and self.ship_logs is not None:
+                # Lambda writes the invocation's logs with the function's own role: so do we.
+                self.ship_logs(lines)
+                lines = []
 
     def invoke(self, event: Any) -> Invocation:
         if self.spec.reserved_concurrency == 0:
@@ -86,7 +96,8 @@ class LocalFunction:
                 self._start()
             request_id = str(uuid.uuid4())
             deadline = time.time() + self.timeout
-            request = {"event": event, "requestId": request_id, "deadline": deadline, "injectDelay": self.inject_delay}
+            request = {"event": event, "requestId": request_id, "deadline": deadline, "injectDelay": self.inject_delay,
+                       "injectError": self.inject_error}
             try:
                 self._process.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
                 self._process.stdin.flush()  # type: ignore[union-attr]

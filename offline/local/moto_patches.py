@@ -128,11 +128,33 @@ def post_policy_violation(fields: dict[str, str], bucket: str, content_length: i
     return None
 
 
+def post_signer_may_put(fields: dict[str, str], bucket: str, key: str, account_id: str) -> bool:
+    """Under IAM enforcement: whether the POST's signer (its credential) may s3:PutObject this key."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.access_control import IAMPolicy, PermissionResult, create_access_key
+
+    if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        return True  # enforcement off
+    lowered = {k.lower(): v for k, v in fields.items()}
+    access_key_id = lowered.get("x-amz-credential", "").split("/")[0]
+    headers = {"X-Amz-Security-Token": lowered["x-amz-security-token"]} if "x-amz-security-token" in lowered else {}
+    principal = create_access_key(account_id=account_id, partition="aws", access_key_id=access_key_id,
+                                  headers=headers)
+    permitted = False
+    for policy in principal.collect_policies():
+        result = IAMPolicy(policy).is_action_permitted("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}")
+        if result == PermissionResult.DENIED:
+            return False
+        permitted = permitted or result == PermissionResult.PERMITTED
+    return permitted
+
+
 @_once("s3_post_policy_enforced")
 def s3_post_policy_enforced() -> None:
     """Browser POST uploads: moto stores whatever is posted; S3 checks the signed policy. Also, under IAM
-    enforcement moto answers a policy-signed POST with a 500 (no Authorization header): the signer's rights
-    are what the signature proves, so the POST is checked here instead of by moto's header-based check."""
+    enforcement moto answers a policy-signed POST with a 500 (no Authorization header): S3 authorises the
+    POST as its signer, so the signer's IAM policies are checked here instead of moto's header-based check."""
     from moto.s3.responses import S3Response
 
     original = S3Response._bucket_response_post
@@ -142,6 +164,9 @@ def s3_post_policy_enforced() -> None:
         if "policy" in form or "Policy" in form:
             fields = {k: v for k, v in form.items()}
             reason = post_policy_violation(fields, bucket_name, len(self.body or b""))
+            if reason is None and not post_signer_may_put(fields, bucket_name, fields.get("key", ""),
+                                                          self.current_account):
+                reason = "the signer is not allowed s3:PutObject on this key"
             if reason is not None:
                 body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>{reason}' \
                        f"</Message></Error>"
@@ -176,13 +201,14 @@ def iam_batch_actions_checked_as_aws_does() -> None:
     IAMRequestBase.__init__ = __init__
 
 
-@_once("iam_resource_arns_for_kinesis_cognito_ses")
-def iam_resource_arns_for_kinesis_cognito_ses() -> None:
+@_once("iam_resource_arns_for_kinesis_cognito_ses_logs")
+def iam_resource_arns_for_kinesis_cognito_ses_logs() -> None:
     """moto resolves a resource ARN for the IAM check only for S3, SQS, IAM and STS; everything else is checked
-    against `*`, so ARN-scoped grants (ours) are wrongly denied. Teach Kinesis, Cognito and SES their ARNs."""
+    against `*`, so ARN-scoped grants (ours) are wrongly denied. Teach Kinesis, Cognito, SES and Logs theirs."""
     from moto.cognitoidp.responses import CognitoIdpResponse
     from moto.kinesis.responses import KinesisResponse
     from moto.kinesis.utils import decompose_shard_iterator
+    from moto.logs.responses import LogsResponse
     from moto.ses.responses import EmailResponse
 
     def kinesis_resource(self: Any) -> str:
@@ -200,7 +226,16 @@ def iam_resource_arns_for_kinesis_cognito_ses() -> None:
         pool = self._get_param("UserPoolId")
         return f"arn:aws:cognito-idp:{self.region}:{self.current_account}:userpool/{pool}" if pool else "*"
 
+    def logs_resource(self: Any) -> str:
+        group = self._get_param("logGroupName")
+        if not group:
+            return "*"
+        arn = f"arn:aws:logs:{self.region}:{self.current_account}:log-group:{group}"
+        stream = self._get_param("logStreamName")
+        return f"{arn}:log-stream:{stream}" if stream else arn
+
     KinesisResponse._determine_resource = kinesis_resource
+    LogsResponse._determine_resource = logs_resource
     CognitoIdpResponse._determine_resource = cognito_resource
 
     original = EmailResponse._authenticate_and_authorize_normal_action
@@ -229,5 +264,5 @@ def apply_all() -> list[str]:
     cognito_all_attributes_readable_by_default()
     s3_post_policy_enforced()
     iam_batch_actions_checked_as_aws_does()
-    iam_resource_arns_for_kinesis_cognito_ses()
+    iam_resource_arns_for_kinesis_cognito_ses_logs()
     return list(APPLIED)

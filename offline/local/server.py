@@ -9,6 +9,7 @@ import logging
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,14 +128,40 @@ class LocalRuntime:
                 aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
                 aws_session_token=credentials["SessionToken"], region_name=self.region)
             env = function_environment(spec, ids.rewrite(spec.environment), credentials, self.endpoint, self.region)
-            self.functions[spec.name] = LocalFunction(spec, env, stage_code(spec, code_root),
-                                                      self.console.prefixed(spec.name))
+            function = LocalFunction(spec, env, stage_code(spec, code_root), self.console.prefixed(spec.name))
+            function.ship_logs = self._log_shipper(spec, self.sessions[spec.name])
+            self.functions[spec.name] = function
         # Warm every worker in parallel: imports (boto3) dominate start-up.
         warmers = [threading.Thread(target=f.warm) for f in self.functions.values()]
         for w in warmers:
             w.start()
         for w in warmers:
             w.join()
+
+    def _log_shipper(self, spec: Any, session: boto3.Session) -> Callable[[list[tuple[int, str]]], None]:
+        group = next((f.inputs.get("loggingConfig", {}).get("logGroup") for f in self.graph.of_type(FUNCTION)
+                      if f.inputs.get("name") == spec.name), None) or f"/aws/lambda/{spec.name}"
+        state: dict[str, Any] = {"stream": None, "client": None}
+
+        def ship(lines: list[tuple[int, str]]) -> None:
+            from botocore.exceptions import ClientError
+
+            if state["client"] is None:
+                state["client"] = session.client("logs", endpoint_url=self.endpoint, region_name=self.region)
+            logs = state["client"]
+            try:
+                if state["stream"] is None:
+                    stream = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+                    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+                    state["stream"] = stream
+                logs.put_log_events(logGroupName=group, logStreamName=state["stream"],
+                                    logEvents=[{"timestamp": t, "message": m} for t, m in lines])
+                self.counters.add(f"{spec.name}.logs_shipped", len(lines))
+            except ClientError as error:
+                self.counters.add(f"{spec.name}.logs_denied")
+                self.counters.error(f"{spec.name}: logs refused: {error}")
+
+        return ship
 
     def invoke(self, name: str, event: Any) -> Invocation:
         self.counters.add(f"{name}.invocations")
@@ -246,7 +273,9 @@ class LocalRuntime:
             return Response(json.dumps(self.sent_emails(), default=str), content_type="application/json")
         if request.path == "/__local/faults" and request.method == "POST":
             spec = request.get_json()
-            self.functions[spec["function"]].inject_delay = float(spec.get("delay", 0))
+            function = self.functions[spec["function"]]
+            function.inject_delay = float(spec.get("delay", 0))
+            function.inject_error = spec.get("error")
             return Response("{}", content_type="application/json")
         return Response('{"message":"unknown"}', status=404, content_type="application/json")
 
@@ -270,6 +299,8 @@ class LocalRuntime:
             "user_pool_id": pools[0] if pools else None,
             "user_pool_client_id": next(iter(self.provisioned.clients), None),
             "functions": {name: f.spec.arn for name, f in self.functions.items()},
+            "roles": {name: self.provisioned.ids.rewrite(f.spec.role_arn).rsplit("/", 1)[-1]
+                      for name, f in self.functions.items()},
             "stack_outputs": self.provisioned.ids.rewrite(self.graph.run.stack_outputs),
         }
 

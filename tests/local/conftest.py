@@ -46,9 +46,9 @@ class Local:
     def count(self, key: str) -> int:
         return self.stats().get(key, 0)
 
-    def inject_delay(self, function: str, seconds: float) -> None:
-        requests.post(self.api.rsplit("/", 1)[0] + "/__local/faults", json={"function": function, "delay": seconds},
-                      timeout=5).raise_for_status()
+    def fault(self, function: str, delay: float = 0, error: str | None = None) -> None:
+        requests.post(self.api.rsplit("/", 1)[0] + "/__local/faults",
+                      json={"function": function, "delay": delay, "error": error}, timeout=5).raise_for_status()
 
     def ses_messages(self) -> list[dict[str, Any]]:
         """What moto's SES accepted (the runtime's local mailbox)."""
