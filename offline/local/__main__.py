@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import signal
 import sys
@@ -15,7 +16,7 @@ from offline.runtime import REPO_ROOT
 
 def banner(runtime: LocalRuntime, endpoints: dict) -> str:
     api = endpoints["api_url"]
-    aws = f"aws --endpoint-url {endpoints['aws_endpoint_url']} --region {endpoints['region']}"
+    aws = f"aws --endpoint-url {endpoints['aws_endpoint_url']}"
     user = "testuser@example.com"
     lines = [
         f"local runtime of stack '{runtime.options.stack}' ready in {runtime.startup_seconds:.1f} s",
@@ -24,13 +25,19 @@ def banner(runtime: LocalRuntime, endpoints: dict) -> str:
         f"  user pool / client {endpoints['user_pool_id']} / {endpoints['user_pool_client_id']}",
         f"  endpoints file     {runtime.options.state_dir / 'endpoints.json'}",
         "",
+        "use the local operator's keys (IAM is enforced: the functions run under their own roles):",
+        f"  export AWS_ACCESS_KEY_ID={endpoints['aws_access_key_id']}"
+        f" AWS_SECRET_ACCESS_KEY={endpoints['aws_secret_access_key']} AWS_DEFAULT_REGION={endpoints['region']}",
+        f"  API={api} POOL={endpoints['user_pool_id']} CLIENT={endpoints['user_pool_client_id']}",
+        "",
         "create a test user and sign in:",
-        f"  {aws} cognito-idp admin-create-user --user-pool-id {endpoints['user_pool_id']} --username {user}"
-        f" --message-action SUPPRESS --user-attributes Name=email,Value={user} Name=email_verified,Value=true"
-        f" && {aws} cognito-idp admin-set-user-password --user-pool-id {endpoints['user_pool_id']} --username {user}"
+        f"  {aws} cognito-idp admin-create-user --user-pool-id \"$POOL\" --username {user}"
+        f" --temporary-password 'TempPass123!' --message-action SUPPRESS"
+        f" --user-attributes Name=email,Value={user} Name=email_verified,Value=true"
+        f" && {aws} cognito-idp admin-set-user-password --user-pool-id \"$POOL\" --username {user}"
         f" --password 'MySecurePass123!' --permanent",
-        f"  ID_TOKEN=$({aws} cognito-idp initiate-auth --auth-flow USER_PASSWORD_AUTH --client-id"
-        f" {endpoints['user_pool_client_id']} --auth-parameters USERNAME={user},PASSWORD='MySecurePass123!'"
+        f"  ID_TOKEN=$({aws} cognito-idp initiate-auth --auth-flow USER_PASSWORD_AUTH --client-id \"$CLIENT\""
+        f" --auth-parameters USERNAME={user},PASSWORD='MySecurePass123!'"
         f" --query AuthenticationResult.IdToken --output text)",
         "",
         "routes:",
@@ -43,9 +50,11 @@ def banner(runtime: LocalRuntime, endpoints: dict) -> str:
             spec = runtime.api.methods[(node.id, method)]
             auth = [] if spec.get("authorization") in (None, "NONE") else ["-H", "Authorization: Bearer $ID_TOKEN"]
             body = ["-H", "Content-Type: application/json", "-d", "{}"] if method in ("POST", "PUT", "PATCH") else []
-            url = api + path.replace("{", "").replace("}", "")
+            # `{orderId}` -> `$ORDERID`: a shell variable to set, not a curl glob.
+            url = '"$API' + re.sub(r"\{(\w+)\+?\}", lambda m: "$" + m.group(1).upper(), path) + '"'
             lines.append("  curl -X " + method + " " + " ".join(shlex.quote(a) if "$" not in a else f'"{a}"'
                                                                 for a in [*auth, *body]) + f" {url}")
+    lines.append(f"  mailbox (what SES accepted): curl {runtime.api_base}/__local/ses/sent")
     if runtime.unsupported:
         lines += ["", "not supported yet (ignored): " + ", ".join(runtime.unsupported)]
     lines += ["", "Ctrl-C stops everything."]

@@ -46,9 +46,11 @@ class Local:
     def count(self, key: str) -> int:
         return self.stats().get(key, 0)
 
-    def fault(self, function: str, delay: float = 0, error: str | None = None) -> None:
+    def fault(self, function: str, delay: float = 0, error: str | None = None, timeout: float | None = None) -> None:
+        """Inject a delay or an error into a function (and shorten its timeout); no arguments clear it."""
         requests.post(self.api.rsplit("/", 1)[0] + "/__local/faults",
-                      json={"function": function, "delay": delay, "error": error}, timeout=5).raise_for_status()
+                      json={"function": function, "delay": delay, "error": error, "timeout": timeout},
+                      timeout=5).raise_for_status()
 
     def ses_messages(self) -> list[dict[str, Any]]:
         """What moto's SES accepted (the runtime's local mailbox)."""

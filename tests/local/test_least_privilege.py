@@ -15,6 +15,7 @@ import pytest
 from tests.local.flows import FLOWS
 
 PATIENCE = 4.0
+SETTLE = 1.2
 
 
 def _denied(local, function: str) -> int:
@@ -33,16 +34,20 @@ def _eventually(predicate, seconds: float) -> bool:
 
 @pytest.fixture(scope="module")
 def baseline(local):
-    """Which functions each flow runs (from the runtime's invocation counters), all flows passing."""
+    """Which functions each flow runs (from the runtime's invocation counters), all flows passing; the
+    flows come back cheapest first, so the matrix stops at the first (quickest) one that fails."""
     used: dict[str, set[str]] = {}
+    took: dict[str, float] = {}
     for name, flow in FLOWS.items():
         before = local.stats()
+        started = time.time()
         outcome = flow(local, PATIENCE * 2)
+        took[name] = time.time() - started
         assert outcome is None, f"flow {name} fails with the generated policies: {outcome}"
         after = local.stats()
         used[name] = {k[: -len(".invocations")] for k, v in after.items()
                       if k.endswith(".invocations") and v > before.get(k, 0)}
-    return used
+    return {name: used[name] for name in sorted(used, key=took.get)}
 
 
 def test_every_flow_passes_and_every_function_is_exercised(local, baseline) -> None:
@@ -69,15 +74,20 @@ def test_each_statement_is_needed(local, baseline) -> None:
                 else:
                     iam.delete_role_policy(RoleName=role, PolicyName=policy_name)
                 try:
+                    # A poll already under way was authorised before the change: let it end (IAM is
+                    # eventually consistent in AWS too).
+                    time.sleep(SETTLE)
                     denied_before = _denied(local, function)
                     failures = {}
                     for name in flows:
                         outcome = FLOWS[name](local, PATIENCE)
+                        # Logs ship right after the invocation's END line, a moment after the HTTP answer.
+                        if _eventually(lambda f=function, b=denied_before: _denied(local, f) > b, 1.0):
+                            failures["side effects"] = "refused (logs / on-failure destination)"
                         if outcome:
                             failures[name] = outcome
-                    # Logs ship right after the invocation's END line, a moment after the HTTP answer.
-                    if _eventually(lambda: _denied(local, function) > denied_before, 1.5):
-                        failures["side effects"] = "refused (logs / on-failure destination)"
+                        if failures:
+                            break  # needed: proven by the cheapest failing flow
                 finally:
                     iam.put_role_policy(RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(document))
                 rows.append((function, label, failures))
@@ -89,8 +99,14 @@ def test_each_statement_is_needed(local, baseline) -> None:
     (local.log.parent / "least-privilege.md").write_text(report + "\n")
     print("\n" + report)
     unneeded = [(f, s) for f, s, failures in rows if not failures]
-    assert not [u for u in unneeded if u not in KNOWN_UNEXERCISED], unneeded
+    findings = [(f, s) for f, s in unneeded if not any(f.endswith(kf) and s == ks for kf, ks in KNOWN_UNEXERCISED)]
+    assert not findings, findings
 
 
-# Statements no local flow can prove, each with the reason (the matrix still lists them).
-KNOWN_UNEXERCISED: list[tuple[str, str]] = []
+# Statements no local flow can prove (function name suffix, Sid), each with the reason; the matrix still
+# lists them as UNNEEDED.
+KNOWN_UNEXERCISED: list[tuple[str, str]] = [
+    # AWS documents kinesis:ListStreams among the permissions a Kinesis event source mapping needs, checked
+    # when the mapping is created; the local poller never lists streams, so no flow here can show it.
+    ("uploads-process", "ListStreams"),
+]
