@@ -21,7 +21,7 @@ def banner(runtime: LocalRuntime, endpoints: dict) -> str:
     lines = [
         f"local runtime of stack '{runtime.options.stack}' ready in {runtime.startup_seconds:.1f} s",
         f"  API URL            {api}",
-        f"  AWS endpoint       {endpoints['aws_endpoint_url']}  (credentials: testing / testing)",
+        f"  AWS endpoint       {endpoints['aws_endpoint_url']}",
         f"  user pool / client {endpoints['user_pool_id']} / {endpoints['user_pool_client_id']}",
         f"  endpoints file     {runtime.options.state_dir / 'endpoints.json'}",
         "",

@@ -371,7 +371,8 @@ class RestApi:
                 raise GatewayError("BAD_REQUEST_BODY", validation="[Invalid JSON in request body]") from None
             errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(document), key=lambda e: list(e.path))
             if errors:
-                text = "[" + ", ".join(_describe(e) for e in errors) + "]"
+                # One message per problem: Draft 4 reports `required` once per missing property.
+                text = "[" + ", ".join(dict.fromkeys(_describe(e) for e in errors)) + "]"
                 raise GatewayError("BAD_REQUEST_BODY", validation=text)
 
     # --- integrations ----------------------------------------------------------------------------------------

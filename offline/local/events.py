@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from offline.local.lambdas import Invocation
@@ -83,7 +82,7 @@ def destination_record(invocation: Invocation, event: Any, function_arn: str, co
 
 class SqsPoller(Poller):
     def __init__(self, *, mapping: dict[str, Any], queue_url: str, queue_arn: str, function: str, function_arn: str,
-                 invoke: Callable[[str, Any], Invocation], session: boto3.Session, endpoint: str, region: str,
+                 invoke: Callable[[str, Any], Invocation], session: Any, endpoint: str, region: str,
                  stop: threading.Event, log: Callable[[str], None], counters: Counters, time_scale: float):
         super().__init__(f"sqs:{function}", stop, log, counters)
         self.queue_url = queue_url
@@ -147,7 +146,7 @@ class SqsPoller(Poller):
 class AsyncInvoker:
     """Lambda's asynchronous invocation: retries with back-off, max event age, then the on-failure destination."""
 
-    def __init__(self, *, invoke: Callable[[str, Any], Invocation], sessions: dict[str, boto3.Session],
+    def __init__(self, *, invoke: Callable[[str, Any], Invocation], sessions: dict[str, Any],
                  configs: dict[str, dict[str, Any]], arns: dict[str, str], queue_urls: dict[str, str], endpoint: str,
                  region: str, stop: threading.Event, log: Callable[[str], None], counters: Counters,
                  time_scale: float):
@@ -195,7 +194,7 @@ class AsyncInvoker:
                             self.counters, function, self.log)
 
 
-def send_to_destination(session: boto3.Session, queue_urls: dict[str, str], destination: str, endpoint: str,
+def send_to_destination(session: Any, queue_urls: dict[str, str], destination: str, endpoint: str,
                         region: str, record: dict[str, Any], counters: Counters, function: str,
                         log: Callable[[str], None]) -> None:
     if not destination.startswith("arn:aws:sqs:"):
@@ -252,7 +251,7 @@ def s3_record_as_aws_sends_it(record: dict[str, Any]) -> dict[str, Any]:
 
 class KinesisPoller(Poller):
     def __init__(self, *, mapping: dict[str, Any], stream_arn: str, function: str, function_arn: str,
-                 invoke: Callable[[str, Any], Invocation], session: boto3.Session, queue_urls: dict[str, str],
+                 invoke: Callable[[str, Any], Invocation], session: Any, queue_urls: dict[str, str],
                  endpoint: str, region: str, stop: threading.Event, log: Callable[[str], None], counters: Counters,
                  time_scale: float):
         super().__init__(f"kinesis:{function}", stop, log, counters)

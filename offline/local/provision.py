@@ -8,6 +8,7 @@ handled in dependency order (roles before policies, DLQs before redrive, pools b
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,8 +21,31 @@ from offline.local.graph import IdMap, StackGraph, as_list
 ADMIN_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # noqa: S105 - moto's
 
 
+# One botocore session for every client: each new session would load the service models again (slow start-up).
+# Creating clients from one session is not thread-safe (pollers and log shippers create them in threads).
+_SHARED = boto3.session.Session()
+_LOCK = threading.Lock()
+
+
 def admin_client(service: str, endpoint: str, region: str, credentials: dict[str, str] | None = None) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, **(credentials or ADMIN_CREDENTIALS))
+    with _LOCK:
+        return _SHARED.client(service, endpoint_url=endpoint, region_name=region,
+                              **(credentials or ADMIN_CREDENTIALS))
+
+
+class RoleSession:
+    """The session of one function's role: clients with its STS credentials, sharing the loaded models."""
+
+    def __init__(self, credentials: dict[str, str], region: str):
+        self.keys = {"aws_access_key_id": credentials["AccessKeyId"],
+                     "aws_secret_access_key": credentials["SecretAccessKey"],
+                     "aws_session_token": credentials["SessionToken"]}
+        self.region = region
+
+    def client(self, service: str, endpoint_url: str, region_name: str | None = None) -> Any:
+        with _LOCK:
+            return _SHARED.client(service, endpoint_url=endpoint_url, region_name=region_name or self.region,
+                                  **self.keys)
 
 
 # The local operator (you, the tests, the runtime's own S3 event queue): allowed everything. It is not part of
@@ -65,9 +89,12 @@ class Provisioner:
         self.region = region
         self.time_scale = time_scale
         self.out = Provisioned()
+        self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
-        return admin_client(service, self.endpoint, self.region)
+        if service not in self._clients:
+            self._clients[service] = admin_client(service, self.endpoint, self.region)
+        return self._clients[service]
 
     def run(self) -> Provisioned:
         steps: list[tuple[str, Callable[[Any], None]]] = [

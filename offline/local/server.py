@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from offline.local import apigw, events
 from offline.local.graph import EVENT_INVOKE_CONFIG, EVENT_SOURCE_MAPPING, FUNCTION, PERMISSION, StackGraph
 from offline.local.lambdas import Invocation, LocalFunction, function_environment, stage_code
-from offline.local.provision import Provisioned, admin_client, enforce_iam, provision
+from offline.local.provision import Provisioned, RoleSession, admin_client, enforce_iam, provision
 from offline.runtime import REPO_ROOT, run_stack
 
 API_TYPES = {t for t in (
@@ -70,7 +69,7 @@ class LocalRuntime:
         self.stop_event = threading.Event()
         self.counters = events.Counters()
         self.functions: dict[str, LocalFunction] = {}
-        self.sessions: dict[str, boto3.Session] = {}
+        self.sessions: dict[str, RoleSession] = {}
         self.pollers: list[events.Poller] = []
         self.unsupported: list[str] = []
         self.moto: Any = None
@@ -104,7 +103,7 @@ class LocalRuntime:
         self._start_pollers()
         self._start_http()
         self.startup_seconds = time.time() - started
-        endpoints = self.endpoints()
+        endpoints = {**self.endpoints(), "startup_seconds": round(self.startup_seconds, 2)}
         o.state_dir.mkdir(parents=True, exist_ok=True)
         (o.state_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
         return endpoints
@@ -124,9 +123,7 @@ class LocalRuntime:
             # Sessions are taken before IAM enforcement is switched on (moto cannot assume service roles after).
             credentials = sts.assume_role(RoleArn=ids.rewrite(spec.role_arn), RoleSessionName=spec.name[:64],
                                           DurationSeconds=43200)["Credentials"]
-            self.sessions[spec.name] = boto3.Session(
-                aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"], region_name=self.region)
+            self.sessions[spec.name] = RoleSession(credentials, self.region)
             env = function_environment(spec, ids.rewrite(spec.environment), credentials, self.endpoint, self.region)
             function = LocalFunction(spec, env, stage_code(spec, code_root), self.console.prefixed(spec.name))
             function.ship_logs = self._log_shipper(spec, self.sessions[spec.name])
@@ -138,7 +135,7 @@ class LocalRuntime:
         for w in warmers:
             w.join()
 
-    def _log_shipper(self, spec: Any, session: boto3.Session) -> Callable[[list[tuple[int, str]]], None]:
+    def _log_shipper(self, spec: Any, session: RoleSession) -> Callable[[list[tuple[int, str]]], None]:
         group = next((f.inputs.get("loggingConfig", {}).get("logGroup") for f in self.graph.of_type(FUNCTION)
                       if f.inputs.get("name") == spec.name), None) or f"/aws/lambda/{spec.name}"
         state: dict[str, Any] = {"stream": None, "client": None}
