@@ -201,11 +201,13 @@ def iam_batch_actions_checked_as_aws_does() -> None:
     IAMRequestBase.__init__ = __init__
 
 
-@_once("iam_resource_arns_for_kinesis_cognito_ses_logs")
-def iam_resource_arns_for_kinesis_cognito_ses_logs() -> None:
+@_once("iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb")
+def iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb() -> None:
     """moto resolves a resource ARN for the IAM check only for S3, SQS, IAM and STS; everything else is checked
-    against `*`, so ARN-scoped grants (ours) are wrongly denied. Teach Kinesis, Cognito, SES and Logs theirs."""
+    against `*`, so ARN-scoped grants (ours) are wrongly denied. Teach Kinesis, Cognito, SES, Logs and DynamoDB
+    theirs (batch and transact calls naming several tables stay checked against `*`)."""
     from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.dynamodb.responses import DynamoHandler
     from moto.kinesis.responses import KinesisResponse
     from moto.kinesis.utils import decompose_shard_iterator
     from moto.logs.responses import LogsResponse
@@ -234,7 +236,16 @@ def iam_resource_arns_for_kinesis_cognito_ses_logs() -> None:
         stream = self._get_param("logStreamName")
         return f"{arn}:log-stream:{stream}" if stream else arn
 
+    def dynamodb_resource(self: Any) -> str:
+        name = self._get_param("TableName")
+        if not name:
+            return "*"
+        arn = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{name}"
+        index = self._get_param("IndexName")
+        return f"{arn}/index/{index}" if index else arn
+
     KinesisResponse._determine_resource = kinesis_resource
+    DynamoHandler._determine_resource = dynamodb_resource
     LogsResponse._determine_resource = logs_resource
     CognitoIdpResponse._determine_resource = cognito_resource
 
@@ -264,5 +275,5 @@ def apply_all() -> list[str]:
     cognito_all_attributes_readable_by_default()
     s3_post_policy_enforced()
     iam_batch_actions_checked_as_aws_does()
-    iam_resource_arns_for_kinesis_cognito_ses_logs()
+    iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb()
     return list(APPLIED)

@@ -109,6 +109,7 @@ class Provisioner:
             ("aws:sqs/queue:Queue", self.queue),
             ("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy", self.redrive_allow),
             ("aws:kinesis/stream:Stream", self.stream),
+            ("aws:dynamodb/table:Table", self.table),
             ("aws:sesv2/configurationSet:ConfigurationSet", self.configuration_set),
             ("aws:sesv2/emailIdentity:EmailIdentity", self.email_identity),
             ("aws:ses/template:Template", self.ses_template),
@@ -316,6 +317,50 @@ class Provisioner:
             kinesis.create_stream(StreamName=i["name"], StreamModeDetails={"StreamMode": "ON_DEMAND"})
         else:
             kinesis.create_stream(StreamName=i["name"], ShardCount=int(i.get("shardCount") or 1))
+
+    # --- DynamoDB --------------------------------------------------------------------------------------------
+    def table(self, r: Any) -> None:
+        i = r.inputs
+
+        def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+            keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+            if range_key:
+                keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
+            return keys
+
+        request: dict[str, Any] = {
+            "TableName": i.get("name") or r.id,
+            "AttributeDefinitions": [{"AttributeName": a["name"], "AttributeType": a["type"]}
+                                     for a in i.get("attributes") or []],
+            "KeySchema": key_schema(i["hashKey"], i.get("rangeKey")),
+        }
+        provisioned = i.get("billingMode", "PROVISIONED") == "PROVISIONED"
+        throughput = {"ReadCapacityUnits": int(i.get("readCapacity") or 5),
+                      "WriteCapacityUnits": int(i.get("writeCapacity") or 5)}
+        request["BillingMode"] = "PROVISIONED" if provisioned else "PAY_PER_REQUEST"
+        if provisioned:
+            request["ProvisionedThroughput"] = throughput
+        indexes = []
+        for index in i.get("globalSecondaryIndexes") or []:
+            projection: dict[str, Any] = {"ProjectionType": index.get("projectionType", "ALL")}
+            if index.get("nonKeyAttributes"):
+                projection["NonKeyAttributes"] = index["nonKeyAttributes"]
+            entry: dict[str, Any] = {"IndexName": index["name"], "Projection": projection,
+                                     "KeySchema": key_schema(index["hashKey"], index.get("rangeKey"))}
+            if provisioned:
+                entry["ProvisionedThroughput"] = throughput
+            indexes.append(entry)
+        if indexes:
+            request["GlobalSecondaryIndexes"] = indexes
+        if i.get("streamEnabled"):
+            request["StreamSpecification"] = {"StreamEnabled": True,
+                                              "StreamViewType": i.get("streamViewType", "NEW_AND_OLD_IMAGES")}
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(**request)
+        ttl = i.get("ttl") or {}
+        if ttl.get("enabled"):
+            dynamodb.update_time_to_live(TableName=request["TableName"], TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": ttl["attributeName"]})
 
     # --- SES -------------------------------------------------------------------------------------------------
     def configuration_set(self, r: Any) -> None:

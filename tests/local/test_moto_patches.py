@@ -34,12 +34,14 @@ def test_gap_cognito_client_without_read_attributes_reads_nothing() -> None:
 
 def test_gap_only_some_services_resolve_resource_arns() -> None:
     from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.dynamodb.responses import DynamoHandler
     from moto.kinesis.responses import KinesisResponse
     from moto.logs.responses import LogsResponse
+    from moto.ses.responses import EmailResponse
     from moto.sqs.responses import SQSResponse
 
     assert hasattr(SQSResponse, "_determine_resource")
-    for response in (KinesisResponse, CognitoIdpResponse, LogsResponse):
+    for response in (KinesisResponse, CognitoIdpResponse, LogsResponse, DynamoHandler, EmailResponse):
         assert not hasattr(response, "_determine_resource"), f"{response.__name__}: moto resolves ARNs now"
 
 
@@ -62,7 +64,7 @@ applied = moto_patches.apply_all()
 from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.kinesis.responses import KinesisResponse
 from moto.logs.responses import LogsResponse
-from moto.iam.access_control import IAMRequestBase
+from moto.dynamodb.responses import DynamoHandler
 with mock_aws():
     idp = boto3.client("cognito-idp", region_name="us-east-1")
     pool = idp.create_user_pool(PoolName="p", UsernameAttributes=["email"])["UserPool"]["Id"]
@@ -79,7 +81,7 @@ with mock_aws():
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 print(json.dumps({"applied": applied, "email": claims.get("email"), "verified": claims.get("email_verified"),
                   "resolvers": [hasattr(c, "_determine_resource") for c in (CognitoIdpResponse, KinesisResponse,
-                                                                            LogsResponse)]}))
+                                                                            LogsResponse, DynamoHandler)]}))
 '''
 
 
@@ -91,10 +93,10 @@ def test_patched_moto_in_a_fresh_interpreter() -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(result["applied"]) == {"cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
                                       "iam_batch_actions_checked_as_aws_does",
-                                      "iam_resource_arns_for_kinesis_cognito_ses_logs"}
+                                      "iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb"}
     assert result["email"] == "a@example.com"
     assert result["verified"] == "true"
-    assert result["resolvers"] == [True, True, True]
+    assert result["resolvers"] == [True, True, True, True]
 
 
 def _signed_post(fields_override=None, *, key="uploads/me/a.csv", expires_in=900, max_bytes=100):
