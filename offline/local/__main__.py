@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import os
 import re
 import shlex
 import signal
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runtime = LocalRuntime(Options(stack=args.stack, api_port=args.port, moto_port=args.aws_port,
                                    time_scale=args.time_scale, state_dir=args.state_dir, quiet=args.quiet))
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack (a stuck stop)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -87,4 +90,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and flushed: skip the interpreter's teardown, whose final garbage collection of
+    # the loaded SDKs (Pulumi, moto, botocore models) takes seconds and keeps the ports' owner alive meanwhile.
+    os._exit(code)
