@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -46,7 +48,14 @@ def test_starts_within_budget_and_stops_cleanly(tmp_path: Path, sig: signal.Sign
         assert len(workers) == len(endpoints["functions"]) + 1  # one warm worker per function + the runtime
     finally:
         process.send_signal(sig)
-        assert process.wait(timeout=30) == 0
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGUSR1)  # the runtime dumps every thread's stack into its log
+            time.sleep(1)
+            process.kill()
+            pytest.fail("did not stop:\n" + (tmp_path / "runtime.log").read_text()[-6000:])
+        assert code == 0
     deadline = time.time() + 5
     while _processes_using(tmp_path) and time.time() < deadline:
         time.sleep(0.1)
