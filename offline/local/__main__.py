@@ -9,7 +9,7 @@ import re
 import shlex
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 
 from offline.local.server import LocalRuntime, Options
@@ -76,13 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     runtime = LocalRuntime(Options(stack=args.stack, api_port=args.port, moto_port=args.aws_port,
                                    time_scale=args.time_scale, state_dir=args.state_dir, quiet=args.quiet))
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack (a stuck stop)
-    stop = threading.Event()
+    # The handler only flips a flag: Event.set() from a signal handler can deadlock on the Event's own lock
+    # when the signal lands while the main thread holds it inside wait().
+    stopping: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda number, _frame: stopping.append(number))
     try:
         endpoints = runtime.start()
         print(banner(runtime, endpoints), flush=True)
-        stop.wait()
+        while not stopping:
+            time.sleep(0.2)
     finally:
         runtime.stop()
         print("local runtime stopped", flush=True)
