@@ -343,15 +343,16 @@ class KinesisPoller(Poller):
                 continue
             self.counters.add(f"{self.function}.records_done", retry_from)
             remaining = batch[retry_from:]
+            if self.bisect and len(remaining) > 1 and not result.ok:
+                # Splitting a failed batch does not count against the retry quota; the halves keep the count.
+                middle = len(remaining) // 2
+                pending[:0] = [(remaining[:middle], attempts), (remaining[middle:], attempts)]
+                continue
             attempts += 1
             if self.max_retries is not None and attempts > self.max_retries:
                 self.fail(shard, remaining, result, attempts)
                 continue
-            if self.bisect and len(remaining) > 1 and not result.ok:
-                middle = len(remaining) // 2
-                pending[:0] = [(remaining[:middle], attempts), (remaining[middle:], attempts)]
-            else:
-                pending.insert(0, (remaining, attempts))
+            pending.insert(0, (remaining, attempts))
             self.sleep(0.05 * self.time_scale)
 
     def fail(self, shard: str, batch: list[dict[str, Any]], result: Invocation, attempts: int) -> None:
