@@ -1,8 +1,9 @@
 """One warm Lambda worker: imports the handler from its own code directory only, then serves invocations.
 
-Started as `python -I -u _worker.py <code dir> <module.function> <result fd>`: `-I` keeps the repository, the
-current directory and PYTHONPATH off sys.path, so only the function's archive (and installed packages, as the
-Lambda runtime has boto3) can be imported. Requests arrive as JSON lines on stdin; each result goes back as
+Started as `python -I -u _worker.py <code dir> <runtime dir> <module.function> <result fd>`: `-I` keeps the
+repository, the current directory and PYTHONPATH off sys.path, and site-packages is dropped too, so only the
+function's archive, the standard library and what the Lambda Python runtime ships (boto3 and its
+dependencies, linked into <runtime dir>) can be imported. Requests arrive as JSON lines on stdin; each result goes back as
 one JSON line on the result pipe, so whatever the handler prints stays its log output.
 """
 
@@ -30,8 +31,8 @@ class Context:
 
 
 def main():
-    code_dir, handler_path, result_fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    sys.path.insert(0, code_dir)
+    code_dir, runtime_dir, handler_path, result_fd = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    sys.path[:] = [code_dir, runtime_dir] + [p for p in sys.path if "site-packages" not in p]
     os.chdir(code_dir)
     results = os.fdopen(result_fd, "w", buffering=1)
     module_name, function_name = handler_path.rsplit(".", 1)

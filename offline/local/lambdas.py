@@ -26,6 +26,26 @@ from offline.local.graph import FunctionSpec
 from offline.runtime import REPO_ROOT
 
 WORKER = Path(__file__).with_name("_worker.py")
+# What the Lambda Python runtime provides besides the standard library (a function must ship anything else).
+LAMBDA_RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+def runtime_packages(root: Path) -> Path:
+    """A directory with links to the Lambda runtime's modules from this environment, and nothing else."""
+    import importlib.util
+
+    target = root / "lambda-runtime"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in LAMBDA_RUNTIME_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        link = target / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return target
 
 
 @dataclass
@@ -41,10 +61,11 @@ class Invocation:
 
 class LocalFunction:
     def __init__(self, spec: FunctionSpec, env: dict[str, str], code_dir: Path, log: Callable[[str], None],
-                 timeout_scale: float = 1.0):
+                 timeout_scale: float = 1.0, runtime_dir: Path | None = None):
         self.spec = spec
         self.env = env
         self.code_dir = code_dir
+        self.runtime_dir = runtime_dir or runtime_packages(code_dir.parent)
         self.log = log
         self.timeout = spec.timeout * timeout_scale
         self._lock = threading.Lock()
@@ -65,7 +86,8 @@ class LocalFunction:
         read_fd, write_fd = os.pipe()
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **self.env}
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and worker
-            [sys.executable, "-I", "-u", str(WORKER), str(self.code_dir), self.spec.handler, str(write_fd)],
+            [sys.executable, "-I", "-u", str(WORKER), str(self.code_dir), str(self.runtime_dir), self.spec.handler,
+             str(write_fd)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
             env=env, text=True, start_new_session=True)
         os.close(write_fd)
