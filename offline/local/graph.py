@@ -8,7 +8,6 @@ sources by their `eventSourceArn`, and so on. `IdMap` is the one place where ide
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,16 +34,6 @@ IGNORED_TYPES: dict[str, str] = {
     "aws:s3/bucketPolicy:BucketPolicy": "moto does not evaluate resource policies",
     "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": "no SES event publishing locally",
 }
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def policy_document(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else dict(value or {})
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from offline.local.graph import IdMap, StackGraph, as_list
+from offline.local.graph import IdMap, StackGraph
 
 ADMIN_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # noqa: S105 - moto's
 
@@ -69,7 +69,7 @@ def enforce_iam(endpoint: str, region: str) -> dict[str, str]:
 @dataclass
 class Provisioned:
     ids: IdMap = field(default_factory=IdMap)
-    user_pools: dict[str, str] = field(default_factory=dict)  # real pool id -> real client ids, see clients
+    user_pools: dict[str, str] = field(default_factory=dict)  # real pool id -> its ARN
     clients: dict[str, str] = field(default_factory=dict)  # real client id -> real pool id
     queue_urls: dict[str, str] = field(default_factory=dict)  # queue ARN -> real URL
     # bucket name -> [(internal queue url, config id -> function ARN)] for S3 -> Lambda notifications
@@ -386,13 +386,3 @@ class Provisioner:
 
 def provision(graph: StackGraph, endpoint: str, region: str, time_scale: float = 1.0) -> Provisioned:
     return Provisioner(graph, endpoint, region, time_scale).run()
-
-
-def queue_url_for(provisioned: Provisioned, arn: str) -> str:
-    try:
-        return provisioned.queue_urls[arn]
-    except KeyError:
-        raise KeyError(f"queue {arn} is not part of this stack") from None
-
-
-__all__ = ["Provisioned", "admin_client", "as_list", "provision", "queue_url_for"]
