@@ -113,7 +113,13 @@ def start_runtime(state_dir: Path, stack: str = "dev", time_scale: float = TIME_
 
 def stop_runtime(process: subprocess.Popen) -> int:
     process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=30)
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGUSR1)  # its log gets every thread's stack; then never leave it behind
+        time.sleep(1)
+        process.kill()  # its workers see their stdin close and exit
+        raise
 
 
 @pytest.fixture(scope="session")
