@@ -10,9 +10,9 @@ from policies.guard import RULES
 from policies.guard.config import reconcile
 from policies.guard.engine import Report, evaluate
 from policies.guard.model import Graph
-from tests.policies.policy_builders import synthetic_graph, with_props
+from tests.policies.policy_builders import app_config, synthetic_graph, with_props
 
-CONFIG = reconcile(RULES, None)
+CONFIG = reconcile(RULES, app_config())
 
 
 def check(graph: Graph) -> Report:

@@ -24,7 +24,7 @@ from policies.guard.config import RuleConfig, load, reconcile
 from policies.guard.crossguard import RECHECK
 from policies.guard.engine import evaluate
 from policies.guard.model import UNKNOWN, Graph, Resource
-from tests.policies.policy_builders import allow, document, named, wire, with_props
+from tests.policies.policy_builders import allow, app_config, document, named, wire, with_props
 
 PACK_DIR = REPO_ROOT / "policies"
 LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory"}
@@ -164,7 +164,7 @@ def offline(graph: Graph, config: dict[str, RuleConfig]) -> tuple[set, set]:
 
 
 def test_analyzer_info_lists_every_rule(pack):
-    info = start(pack, reconcile(RULES, None))
+    info = start(pack, reconcile(RULES, app_config()))
     assert info.name == "secure-serverless" and info.supportsConfig
     policies = {p.name: p for p in info.policies}
     assert list(policies) == [*(r.id for r in RULES), RECHECK]
@@ -193,7 +193,7 @@ def broken(reference: Graph) -> Graph:
 @pytest.mark.parametrize("config", [None, {"all": "mandatory"}], ids=["defaults", "all-mandatory"])
 def test_same_verdicts_as_the_offline_checker(pack, engine, reference, config):
     graph = broken(reference)
-    reconciled = reconcile(RULES, config)
+    reconciled = reconcile(RULES, app_config(config))
     start(pack, reconciled)
     violations, unknown = analyze(pack, graph)
     assert (violations, unknown) == offline(graph, reconciled)
@@ -206,7 +206,7 @@ def test_same_verdicts_as_the_offline_checker(pack, engine, reference, config):
 
 
 def test_an_unknown_at_preview_is_decided_once_known(pack, reference):
-    start(pack, reconcile(RULES, None))
+    start(pack, reconcile(RULES, app_config()))
     wide = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
     preview, _ = analyze(pack, with_props(reference, "health-policy", policy=UNKNOWN))
     update, _ = analyze(pack, with_props(reference, "health-policy", policy=wide))
@@ -221,7 +221,7 @@ WIDE = document(allow("s3:*", "*"))
 
 
 def begin(stub: analyzer_pb2_grpc.AnalyzerStub, config: dict | None = None) -> None:
-    start(stub, reconcile(RULES, config))
+    start(stub, reconcile(RULES, app_config(config)))
     analyze_stack(stub, Graph([]))  # the pack process is shared: end any run an earlier test left open
 
 
@@ -300,7 +300,7 @@ def test_same_verdicts_on_our_dev_stack(pack):
     graph = from_program_run(run_stack("dev"))
     method = next(r for r in graph.resources if r.props.get("authorization") == "COGNITO_USER_POOLS")
     graph = with_props(graph, method.name, authorization="NONE", authorizerId=None)
-    for config in (load(RULES, stack_config_path("dev")), reconcile(RULES, None)):
+    for config in (load(RULES, stack_config_path("dev")), reconcile(RULES, app_config())):
         start(pack, config)
         verdicts = analyze(pack, graph)
         assert verdicts == offline(graph, config)
