@@ -227,6 +227,8 @@ def read_preview(document: Any) -> Preview:
         if not isinstance(step, Mapping):
             raise InputError(f"steps[{index}] is not an object")
         op = step.get("op")
+        if not isinstance(op, str):
+            raise InputError(f"steps[{index}].op is not a step operation")
         sames += op == "same"
         if op in _GONE:
             if isinstance(step.get("urn"), str):
@@ -266,6 +268,8 @@ def read_event_log(text: str) -> Preview:
             if not isinstance(metadata, Mapping):
                 raise InputError(f"event log line {number}: {kind} has no metadata")
             op = metadata.get("op")
+            if not isinstance(op, str):
+                raise InputError(f"event log line {number}: {kind}.metadata.op is not a step operation")
             if kind == "resourcePreEvent":
                 sames += op == "same"
             if op in _GONE:
