@@ -156,6 +156,24 @@ def scope_stack_analysis(servicer: type | None = None) -> None:
     servicer.AnalyzeStack = scoped
 
 
+def report_version(version: str, servicer: type | None = None) -> None:
+    """Make the SDK's servicer report the pack's own version (PulumiPolicy.yaml) instead of its fixed "0.0.1", so
+    that GetAnalyzerInfo and every diagnostic ("...@v<version>") name the version the CLI installed."""
+    if servicer is None:
+        from pulumi_policy import policy as sdk
+
+        servicer = getattr(sdk, "_PolicyAnalyzerServicer", None)
+    if servicer is None:
+        return
+    original = getattr(servicer.__init__, "_original", servicer.__init__)
+
+    def init(self, name, _sdk_version, *args, **kwargs):
+        original(self, name, version, *args, **kwargs)
+
+    init._original = original  # type: ignore[attr-defined]
+    servicer.__init__ = init
+
+
 def _stack_policy(rule: Rule, **metadata) -> Policy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         graph = stack_graph(args.resources)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from .config import reconcile
@@ -24,6 +25,17 @@ from .rule import MANDATORY, PACK_ONLY_POLICIES, RECHECK, Rule
 from .rules import RULES
 
 PACK_NAME = "secure-serverless"
+PULUMI_POLICY_YAML = Path(__file__).resolve().parent.parent / "PulumiPolicy.yaml"
+
+
+def pack_version(path: Path = PULUMI_POLICY_YAML) -> str | None:
+    """The version in PulumiPolicy.yaml (what `pulumi policy publish` and the CLI use), if the file is there."""
+    if not path.exists():
+        return None
+    import yaml  # a dependency of the pulumi SDK
+
+    version = (yaml.safe_load(path.read_text()) or {}).get("version")
+    return str(version) if version is not None else None
 DESCRIPTION = "Authorizers on every route, least-privilege IAM and serverless hygiene for AWS programs."
 
 
@@ -62,11 +74,14 @@ def serve(
     name: str = PACK_NAME,
     description: str = DESCRIPTION,
     rules: Iterable[Rule] = RULES,
+    version: str | None = None,
 ) -> None:
     """Serve the pack to the Pulumi CLI (blocks until the CLI is done with it)."""
     from pulumi_policy import PolicyPack
 
-    from .crossguard import scope_stack_analysis
+    from .crossguard import report_version, scope_stack_analysis
 
     scope_stack_analysis()
+    if (version := version or pack_version()) is not None:
+        report_version(version)
     PolicyPack(name=name, description=description, policies=pack_policies(overrides, rules))

@@ -324,3 +324,116 @@ def test_the_pack_needs_only_its_own_requirements():
                           check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len(RULES) + 1  # and resource-rules-recheck
+
+
+# --- what the CLI sends that the tests above do not ----------------------------------------------------------
+
+
+def test_plugin_info_and_the_pack_version_of_pulumi_policy_yaml(pack):
+    import yaml
+    from pulumi_policy.version import VERSION
+
+    declared = str(yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text())["version"])
+    assert pack.GetPluginInfo(empty_pb2.Empty()).version == VERSION  # the SDK's own version, as the CLI expects
+    info = start(pack, reconcile(RULES, app_config()))
+    assert info.version == declared != "0.0.1"
+    begin(pack)
+    [diagnostic] = [d for d in pack.Analyze(analyzer_pb2.AnalyzeRequest(
+        type="aws:kinesis/stream:Stream", properties=struct({"encryptionType": "NONE"}),
+        urn="urn:pulumi:dev::p::aws:kinesis/stream:Stream::s", name="s")).diagnostics]
+    assert diagnostic.policyPackVersion == declared
+
+
+def test_configure_stack_with_organization_tags_and_config(pack, reference):
+    """`pulumi preview` against Pulumi Cloud sends the organization, stack tags and the stack's config."""
+    pack.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack="prod", project="secure-serverless", organization="acme", dry_run=False,
+        tags={"pulumi:project": "secure-serverless", "team": "payments"},
+        config={"aws:region": "eu-west-1", "secure-serverless:lambdaTracing": "true"},
+        config_secret_keys=["secure-serverless:alarmEmail"]))
+    start(pack, reconcile(RULES, app_config()))
+    assert analyze(pack, reference) == (set(), set())
+    broken_graph = with_props(reference, "api-get-orders", authorization="NONE", authorizerId=None)
+    violations, _ = analyze(pack, broken_graph)
+    assert {v[0] for v in violations} == {"apigateway-method-requires-authorizer"}
+
+
+def test_remediate_before_every_analyze_changes_nothing(pack, reference):
+    """The engine calls Remediate, then Analyze, for each resource: the pack has no remediation, and a deferral made
+    at Analyze still reaches the re-check."""
+    begin(pack)
+    preview = with_props(reference, "health-policy", policy=UNKNOWN)
+    diagnostics = []
+    for r in preview.resources:
+        request = analyzer_pb2.AnalyzeRequest(type=r.type, properties=struct(r.props), urn=r.urn, name=r.name,
+                                              options=analyzer_pb2.AnalyzerResourceOptions(parent=r.parent or ""))
+        remediated = pack.Remediate(request)
+        assert list(remediated.remediations) == []
+        diagnostics += analyze_resource(pack, r)
+    assert {d.policy for d in diagnostics if d.unknown} == SCOPING
+    at_stack = analyze_stack(pack, with_props(reference, "health-policy", policy=WIDE))
+    assert {rule for rule, *_ in rechecked(at_stack)} == SCOPING
+
+
+def test_a_policy_configured_remediate_reports_mandatory(pack, reference):
+    """The pack has no remediation: a rule configured `remediate` blocks as mandatory (resource and stack rules)."""
+    config = reconcile(RULES, app_config({"kinesis-stream-encrypted": "remediate", "sqs-queue-has-dlq": "remediate"}))
+    start(pack, config)
+    analyze_stack(pack, Graph([]))
+    graph = with_props(with_props(reference, "stream", encryptionType="NONE"), "orders-queue", redrivePolicy=None)
+    violations, _ = analyze(pack, graph)
+    levels = {(rule, level) for rule, _, level in violations}
+    assert levels == {("kinesis-stream-encrypted", "mandatory"), ("sqs-queue-has-dlq", "mandatory")}
+    assert (violations, set()) == (offline(graph, config)[0], set())
+
+
+def test_cancel_leaves_the_pack_serving(pack, reference):
+    """The CLI sends Cancel on Ctrl-C; the SDK does not implement it (the CLI accepts UNIMPLEMENTED). The pack must
+    keep answering, and a later run starts clean."""
+    try:
+        pack.Cancel(empty_pb2.Empty())
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    begin(pack)
+    assert analyze(pack, reference) == (set(), set())
+
+
+# --- AnalyzeStack builds the graph once per call ----------------------------------------------------------------
+
+
+class InProcess:
+    """The SDK's servicer called directly, as the gRPC server would."""
+
+    def __init__(self, servicer):
+        self.servicer = servicer
+
+    def AnalyzeStack(self, request):  # noqa: N802
+        return self.servicer.AnalyzeStack(request, None)
+
+
+def test_analyze_stack_builds_one_graph_per_call(monkeypatch, reference):
+    from pulumi_policy import EnforcementLevel
+    from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+    from policies.guard import crossguard
+    from policies.guard.pack import pack_policies
+
+    built = []
+    real = crossguard.from_stack_resources
+    monkeypatch.setattr(crossguard, "from_stack_resources", lambda resources: built.append(1) or real(resources))
+    monkeypatch.setattr(_PolicyAnalyzerServicer, "AnalyzeStack", _PolicyAnalyzerServicer.AnalyzeStack)
+    graph = with_props(reference, "uploads-pab", blockPublicPolicy=False)
+
+    def run() -> tuple[int, set]:
+        built.clear()
+        servicer = _PolicyAnalyzerServicer("secure-serverless", "0.1.0", pack_policies(app_config()),
+                                           EnforcementLevel.ADVISORY)
+        found = verdicts(analyze_stack(InProcess(servicer), graph))
+        return len(built), found
+
+    per_policy, before = run()
+    crossguard.scope_stack_analysis(_PolicyAnalyzerServicer)
+    once, after = run()
+    stack_policies = sum(1 for r in RULES if r.needs_graph)  # the re-check has nothing deferred: it builds none
+    assert (per_policy, once) == (stack_policies, 1)
+    assert before == after and ("s3-bucket-public-access-blocked", named(graph, "uploads").urn, "advisory") in after[0]
