@@ -219,3 +219,16 @@ def test_any_json_gets_a_verdict_or_exit_2(tmp_path, document, flag):
         assert out == "" and err.startswith("error: ") and err.count("\n") == 1
     else:
         assert "verdict" in out and err == ""
+
+
+def test_a_value_no_provider_writes_is_unverifiable_not_a_crash(tmp_path):
+    """A hand-edited state with a list where a number belongs: that rule cannot judge that resource, says so, and
+    every other rule still runs."""
+    document = fx.export_v3(OPEN)
+    for r in document["deployment"]["resources"]:
+        if r["urn"].endswith("::orders-queue"):
+            r["outputs"]["visibilityTimeoutSeconds"] = r["inputs"]["visibilityTimeoutSeconds"] = [60]
+    code, report, err = checker(tmp_path, ("--stack-export", document))
+    assert (code, err) == (1, "") and verdict(report)[:2] == ROUTE_FAILS[:2]
+    (unreadable,) = [f for f in report["findings"] if not f["verified"]]
+    assert unreadable["rule"] == "sqs-visibility-timeout-covers-function" and "unreadable value" in unreadable["message"]
