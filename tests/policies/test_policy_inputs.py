@@ -232,3 +232,25 @@ def test_a_value_no_provider_writes_is_unverifiable_not_a_crash(tmp_path):
     assert (code, err) == (1, "") and verdict(report)[:2] == ROUTE_FAILS[:2]
     (unreadable,) = [f for f in report["findings"] if not f["verified"]]
     assert unreadable["rule"] == "sqs-visibility-timeout-covers-function" and "unreadable value" in unreadable["message"]
+
+
+BASE_EXPORT = fx.export_v3(OPEN)
+PROP_NAMES = sorted({k for r in BASE_EXPORT["deployment"]["resources"] for k in r.get("inputs", {})})
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(index=st.integers(0, len(BASE_EXPORT["deployment"]["resources"]) - 1), prop=st.sampled_from(PROP_NAMES),
+       value=json_values, side=st.sampled_from(["inputs", "outputs", "both"]))
+def test_a_real_state_with_any_property_changed_gets_a_verdict(tmp_path, index, prop, value, side):
+    """Every rule meets every kind of value in a real graph: a verdict or exit 2, never the internal-error fallback."""
+    import copy
+
+    document = copy.deepcopy(BASE_EXPORT)
+    resource = document["deployment"]["resources"][index]
+    for key in (["inputs", "outputs"] if side == "both" else [side]):
+        resource.setdefault(key, {})[prop] = value
+    code, report, err = checker(tmp_path, ("--stack-export", document))
+    assert "internal error" not in err and "Traceback" not in err, err
+    assert code in (0, 1, 2)
+    if code != 2:  # a verdict on the whole state, never on a part of it
+        assert report["resources"] == len(BASE_EXPORT["deployment"]["resources"])
