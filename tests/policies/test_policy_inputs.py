@@ -221,6 +221,17 @@ def test_any_json_gets_a_verdict_or_exit_2(tmp_path, document, flag):
         assert "verdict" in out and err == ""
 
 
+@pytest.mark.parametrize("flag", ["--stack-export", "--preview-json", "--event-log"])
+def test_binary_and_deeply_nested_files_are_refused(tmp_path, flag, capsys):
+    binary, deep = tmp_path / "binary", tmp_path / "deep"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for path in (binary, deep):
+        assert main([flag, str(path)], io.StringIO()) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "internal error" not in err, err
+
+
 def test_a_value_no_provider_writes_is_unverifiable_not_a_crash(tmp_path):
     """A hand-edited state with a list where a number belongs: that rule cannot judge that resource, says so, and
     every other rule still runs."""
