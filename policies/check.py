@@ -206,9 +206,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = parser.parse_args(argv)
     _check_sources(parser, args)
     results = []
+    program = bool(args.all_stacks or args.stack)
     try:
         targets = _targets(args)
-        program = bool(args.all_stacks or args.stack)
         if program:
             import pulumi_aws  # noqa: F401 (the program's provider SDK, loaded before the freeze rather than during a run)
 
@@ -222,7 +222,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 (a policy tool answers with a verdict or exit 2, never a traceback)
-        print(f"error: internal error while checking ({type(error).__name__}: {_one_line(error)}); please report it",
+        what = "the program failed under mocks" if program else "internal error while checking"
+        print(f"error: {what} ({type(error).__name__}: {_one_line(error)})" + ("" if program else "; please report it"),
               file=sys.stderr)
         return 2
     finally:
