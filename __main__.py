@@ -1,9 +1,10 @@
 """One deployment per stack: a Cognito-secured REST API and the serverless flows behind it.
 
     browser/curl ──HTTPS──> API Gateway (stage = stack, throttled, JSON access logs)
-                              │  Cognito authorizer (user pool) on every route except GET /health, POST /register
+                              │  Cognito authorizer (user pool) on every route except GET /health, POST /register[/confirm]
                               ├─ GET  /health, GET /hello ─────────────> Lambda
-                              ├─ POST /register ──> Lambda ──> Cognito user ──> email outbox (SQS) ──> SES
+                              ├─ POST /register ──> Lambda ──> code (DynamoDB) ──> email outbox (SQS) ──> SES
+                              ├─ POST /register/confirm ──> Lambda ──> Cognito user ──> email outbox
                               ├─ POST /orders ──> SQS (+DLQ) ──> processor ──> S3 receipt + email outbox
                               ├─ GET  /orders/{orderId} ──> S3 receipt (caller's own)
                               └─ POST /uploads[/url], GET /uploads ──> S3 ──> Kinesis ──> consumer ──> S3
@@ -39,7 +40,8 @@ api.add_routes([Route("GET", "/health", health, public=True), Route("GET", "/hel
 email = EmailSender("email", stack.email)
 registration = UserRegistration(
     "registration",
-    UserRegistrationArgs(functions=functions, user_pool=users.admin_link(), email=email.producer_link()),
+    UserRegistrationArgs(functions=functions, user_pool=users, email=email.producer_link(),
+                         protect=stack.settings.protect_data),
 )
 orders = OrderPipeline("orders", replace(stack.orders, email=email.producer_link()))
 uploads = UploadStream("uploads", stack.uploads)
@@ -67,3 +69,4 @@ pulumi.export("uploads_stream_name", uploads.stream_name)
 pulumi.export("uploads_failure_queue_url", uploads.failure_queue_url)
 if api.api_key_id is not None:
     pulumi.export("api_key_id", api.api_key_id)
+    pulumi.export("api_key_value", api.api_key_value)  # secret: `pulumi stack output api_key_value --show-secrets`

@@ -33,6 +33,7 @@ from .queues import (
     sqs_trigger,
 )
 from .secure_api import Route
+from .table import KeyTable, KeyTableArgs
 from .tokens import component_type, with_legacy_alias
 
 RECEIPTS_PREFIX = "receipts/"
@@ -46,6 +47,7 @@ SUBMIT_ACTIONS = ("sqs:SendMessage",)
 CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 RECEIPT_WRITE_ACTIONS = ("s3:PutObject", "s3:GetObject")
 RECEIPT_READ_ACTIONS = ("s3:GetObject",)
+IDEMPOTENCY_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem")
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class OrderPipeline(pulumi.ComponentResource):
     queue: aws.sqs.Queue
     dlq: aws.sqs.Queue
     receipts: SecureBucket
+    idempotency: KeyTable
     submit: PythonFunction
     processor: PythonFunction
     get: PythonFunction
@@ -202,12 +205,16 @@ class OrderPipeline(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Idempotency-Key -> (request fingerprint, order id), remembered 24 h (TTL) so a retry gets the same order.
+        self.idempotency = KeyTable(f"{name}-idempotency", KeyTableArgs(protect=args.protect, tags=tags), opts=child)
+
         self.submit = PythonFunction(
             f"{name}-submit",
             PythonFunctionArgs(
                 handler="orders_submit",
                 defaults=functions,
-                links=[self.producer_link()],
+                links=[self.producer_link(),
+                       self.idempotency.link("IDEMPOTENCY_TABLE", IDEMPOTENCY_ACTIONS, sid="IdempotencyKeys")],
                 schemas=("order",),
                 description=functions.describe("Validates, prices and queues orders"),
             ),

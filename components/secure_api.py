@@ -35,6 +35,7 @@ from .limits import ENDPOINT_TYPES, LOG_RETENTION_DAYS, ORIGIN, QUOTA_PERIODS, c
 from .naming import Naming, statement_id
 from .tokens import component_type, with_legacy_alias
 
+ALL_ROUTES = "*"
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 # JSON access-log line: one object per request with the fields needed to trace a call end to end.
@@ -57,11 +58,17 @@ ACCESS_LOG_FORMAT = json.dumps(
     },
     separators=(",", ":"),
 )
-# Gateway-generated errors (401 from the authorizer, 400 from validation, 429 throttling, 5xx) use the
-# same `{"error": {"code", "message"}}` body as the handlers.
+# Gateway-generated errors (401 from the authorizer, 429 throttling, 5xx) use the handlers' body shape.
+# `$context.error.messageString` is already a quoted JSON string.
 GATEWAY_ERROR_TEMPLATE = '{"error":{"code":"$context.error.responseType","message":$context.error.messageString}}'
+
+# `$util.escapeJavaScript` escapes `'` as `\'`, which is not a JSON escape: a validation message that quotes an
+# input holding an apostrophe (o'neil@example.org) made the body invalid JSON. The API Gateway mapping-template
+# reference gives the fix: turn `\'` back into `'`. (In VTL the literal "\\'" is the regex for a backslash and a
+# quote.) Every other character escapeJavaScript emits (\" \\ \/ \n \uXXXX) is valid in a JSON string.
 VALIDATION_ERROR_TEMPLATE = (
-    '{"error":{"code":"BAD_REQUEST_BODY","message":"$util.escapeJavaScript($context.error.validationErrorString)"}}'
+    '{"error":{"code":"BAD_REQUEST_BODY","message":'
+    '"$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")"}}'
 )
 
 
@@ -85,14 +92,22 @@ def preflight_response_parameters(allowed_methods: Sequence[str]) -> dict[str, s
     }
 
 
-def gateway_response_parameters(origins: Sequence[str]) -> dict[str, str]:
-    """CORS headers on gateway-generated errors, so a browser can read a 401 or 429."""
-    # A gateway response cannot run VTL conditions on headers: with one allowed origin it is pinned;
-    # with several (dev's localhost ports) the request Origin is echoed, and these bodies carry no data.
-    allow_origin = f"'{origins[0]}'" if len(origins) == 1 else "method.request.header.Origin"
+def gateway_response_parameters(origins: Sequence[str], allowed_headers: Sequence[str]) -> dict[str, str]:
+    """CORS headers on gateway-generated errors: a static origin, never the request's.
+
+    A gateway response cannot compare the request's Origin with a list (no VTL conditions on its headers), and
+    echoing `method.request.header.Origin` hands any site the right to read these responses. So the header is
+    always a literal: the first allowed origin. With several allowed origins (dev's localhost ports), the others
+    get a CORS failure on gateway-generated errors only (401/403/429/5xx before Lambda); handler responses keep
+    exact per-request matching.
+    """
+    if not origins:
+        raise ValueError("at least one allowed origin is required")
+    if any("'" in origin or origin == "*" for origin in origins):
+        raise ValueError("origins must be literal scheme://host[:port] values")
     return {
-        "gatewayresponse.header.Access-Control-Allow-Origin": allow_origin,
-        "gatewayresponse.header.Access-Control-Allow-Headers": f"'{','.join(CORS_ALLOWED_HEADERS)}'",
+        "gatewayresponse.header.Access-Control-Allow-Origin": f"'{origins[0]}'",
+        "gatewayresponse.header.Access-Control-Allow-Headers": f"'{','.join(allowed_headers)}'",
         "gatewayresponse.header.Vary": "'Origin'",
     }
 
@@ -146,6 +161,9 @@ class SecureApiArgs:
     usage_plan_enabled: bool = True
     usage_plan_quota_limit: int = 10000
     usage_plan_quota_period: str = "MONTH"
+    # With the usage plan on, these routes ("METHOD /path", or "*" for all) require the `x-api-key` header.
+    # OPTIONS preflights never do: browsers send no custom header on them.
+    api_key_required_routes: Sequence[str] = (ALL_ROUTES,)
     access_log_retention_days: int = 14
     tracing: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -183,12 +201,23 @@ class SecureApiArgs:
         return replace(self, user_pool_arns=arns)
 
 
+def require_api_keys(routes: Sequence[Route], args: SecureApiArgs) -> list[Route]:
+    """The routes with `api_key_required` set as the stack says: only with a usage plan (a key without a plan is
+    refused by every call), on the routes `api_key_required_routes` names."""
+    if not args.usage_plan_enabled:
+        return list(routes)
+    named = set(args.api_key_required_routes)
+    return [
+        replace(r, api_key_required=True) if ALL_ROUTES in named or r.spec.key in named else r for r in routes
+    ]
+
+
 def check_routes(routes: Sequence[Route], args: SecureApiArgs) -> ApiPlan:
     if not args.user_pool_arns:
         protected = [f"{r.method} {r.path}" for r in routes if not r.public]
         if protected:
             raise ValueError(f"routes {protected} need an authorizer: give SecureApiArgs.user_pool_arns")
-    return plan_routes([r.spec for r in routes], api_keys_enabled=args.usage_plan_enabled)
+    return plan_routes([r.spec for r in require_api_keys(routes, args)], api_keys_enabled=args.usage_plan_enabled)
 
 
 class SecureApi(pulumi.ComponentResource):
@@ -271,6 +300,9 @@ class SecureApi(pulumi.ComponentResource):
         self._deployed = True
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
+        unknown = sorted(set(args.api_key_required_routes) - {ALL_ROUTES} - {r.spec.key for r in self._routes})
+        if args.usage_plan_enabled and unknown:
+            raise ValueError(f"api_key_required_routes {unknown} name no route of this API")
         plan = self._plan(self._routes)
         functions = {r.spec.key: r.function for r in self._routes}
 
@@ -290,7 +322,7 @@ class SecureApi(pulumi.ComponentResource):
                 "cors": list(args.cors_origins),
                 "headers": CORS_ALLOWED_HEADERS,
                 # Gateway responses and preflight templates are part of the deployment snapshot too.
-                "gateway_responses": [gateway_response_templates(), gateway_response_parameters(args.cors_origins)],
+                "gateway_responses": [gateway_response_templates(), gateway_response_parameters(args.cors_origins, CORS_ALLOWED_HEADERS)],
                 "preflight": [preflight_response_template(args.cors_origins)]
                 + [preflight_response_parameters(p.allowed_methods) for p in plan.preflights],
             },
@@ -331,8 +363,9 @@ class SecureApi(pulumi.ComponentResource):
             opts=child,
         )
         self.api_key_id: pulumi.Output[str] | None = None
+        self.api_key_value: pulumi.Output[str] | None = None
         if args.usage_plan_enabled:
-            self.api_key_id = self._create_usage_plan()
+            self.api_key_id, self.api_key_value = self._create_usage_plan()
 
         self.deployment_fingerprint = fingerprint
         self.url = self.stage.invoke_url
@@ -469,7 +502,7 @@ class SecureApi(pulumi.ComponentResource):
         return [method, integration, method_response, integration_response]
 
     def _gateway_responses(self) -> list[aws.apigateway.Response]:
-        parameters = gateway_response_parameters(self._args.cors_origins)
+        parameters = gateway_response_parameters(self._args.cors_origins, CORS_ALLOWED_HEADERS)
         templates = gateway_response_templates()
         return [
             aws.apigateway.Response(
@@ -483,7 +516,7 @@ class SecureApi(pulumi.ComponentResource):
             for response_type, template in templates.items()
         ]
 
-    def _create_usage_plan(self) -> pulumi.Output[str]:
+    def _create_usage_plan(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         args = self._args
         child = pulumi.ResourceOptions(parent=self)
         plan = aws.apigateway.UsagePlan(
@@ -509,4 +542,5 @@ class SecureApi(pulumi.ComponentResource):
         aws.apigateway.UsagePlanKey(
             f"{self._name}-usage-plan-key", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id, opts=child
         )
-        return key.id
+        # The key is a credential: only ever a secret output (`pulumi stack output --show-secrets`).
+        return key.id, pulumi.Output.secret(key.value)

@@ -59,6 +59,7 @@ class UsagePlan:
     enabled: bool
     quota_limit: int
     quota_period: str
+    api_key_required_routes: tuple[str, ...] = ("*",)
 
 
 @dataclass(frozen=True)
@@ -424,6 +425,7 @@ def settings_from(
             enabled=reader.boolean("usagePlanEnabled", True),
             quota_limit=quota_limit,
             quota_period=reader.choice("usagePlanQuotaPeriod", "MONTH", QUOTA_PERIODS),
+            api_key_required_routes=reader.string_list("apiKeyRequiredRoutes", ("*",)),
         ),
         cors_origins=cors_origins,
         cognito=_cognito(reader, production),
@@ -493,6 +495,7 @@ _ERROR_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
                   ("groups", "userGroups"), ("tag", "tags")),
     "api": (("cors", "corsAllowedOrigins"), ("burst", "apiThrottleBurstLimit"), ("rate", "apiThrottleRateLimit"),
             ("quota_limit", "usagePlanQuotaLimit"), ("quota_period", "usagePlanQuotaPeriod"),
+            ("api_key_required_routes", "apiKeyRequiredRoutes"),
             ("retention", "logRetentionDays"), ("tag", "tags")),
     "email": (("sender", "emailSender"), ("domain", "emailDomain"), ("max_receive_count", "emailMaxReceiveCount"),
               ("timeout", "lambdaTimeoutSeconds"), ("tag", "tags")),
@@ -573,6 +576,7 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
         usage_plan_enabled=settings.usage_plan.enabled,
         usage_plan_quota_limit=settings.usage_plan.quota_limit,
         usage_plan_quota_period=settings.usage_plan.quota_period,
+        api_key_required_routes=settings.usage_plan.api_key_required_routes,
         access_log_retention_days=settings.log_retention_days,
         tracing=fn.tracing,
         tags=tags,

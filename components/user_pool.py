@@ -1,7 +1,7 @@
 """UserPool: the Cognito user pool, its groups and the app client. SecureApi's authorizer consumes its ARN
 (or any pool ARNs); functions that manage users take `admin_link()`.
 
-Sign-up is admin-only (POST /register validates and rate-limits it); usernames are case-insensitive emails;
+Sign-up is admin-only (POST /register mails a code, POST /register/confirm creates the account); usernames are case-insensitive emails;
 recovery by verified email only; deletion protection and `protect` are separate switches.
 """
 
@@ -18,6 +18,8 @@ from .link import Link, Statement
 from .naming import Naming
 from .tokens import component_type
 
+CLIENT_READ_ATTRIBUTES = ("email", "email_verified", "name")
+CLIENT_WRITE_ATTRIBUTES = ("name",)
 ADMIN_ACTIONS = ("cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword", "cognito-idp:AdminDeleteUser")
 
 
@@ -123,6 +125,9 @@ class UserPool(pulumi.ComponentResource):
             generate_secret=False,
             explicit_auth_flows=list(dict.fromkeys(args.auth_flows)),
             prevent_user_existence_errors="ENABLED",
+            # A token may read these; it may write only `name` (email and email_verified are ours to set).
+            read_attributes=list(CLIENT_READ_ATTRIBUTES),
+            write_attributes=list(CLIENT_WRITE_ATTRIBUTES),
             enable_token_revocation=True,
             supported_identity_providers=["COGNITO"],
             access_token_validity=args.access_token_minutes,

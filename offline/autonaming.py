@@ -49,6 +49,7 @@ AUTO_NAMED: dict[str, AutoName] = {
     "aws:cognito/userGroup:UserGroup": _DEFAULT,
     "aws:cognito/userPool:UserPool": _DEFAULT,
     "aws:cognito/userPoolClient:UserPoolClient": _DEFAULT,
+    "aws:dynamodb/table:Table": _DEFAULT,
     "aws:iam/role:Role": AutoName("name", 64),
     "aws:iam/rolePolicy:RolePolicy": _DEFAULT,
     "aws:kinesis/stream:Stream": _DEFAULT,

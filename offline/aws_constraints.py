@@ -258,6 +258,11 @@ TABLE: dict[str, tuple[Param, ...]] = {
         "dkimSigningAttributes.nextSigningKeyLength": "DkimSigningAttributes.NextSigningKeyLength",
         "dkimSigningAttributes.domainSigningSelector": "DkimSigningAttributes.DomainSigningSelector",
     }),
+    "aws:dynamodb/table:Table": _params("dynamodb", "CreateTable", {
+        "name": "TableName", "billingMode": "BillingMode", "hashKey": "KeySchema[].AttributeName",
+        "attributes[].name": "AttributeDefinitions[].AttributeName",
+        "attributes[].type": "AttributeDefinitions[].AttributeType",
+    }),
     "aws:sqs/queue:Queue": _params("sqs", "CreateQueue", {"name": "QueueName"}),
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": _params("sqs", "SetQueueAttributes", {"queueUrl": "QueueUrl"}),
 }

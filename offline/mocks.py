@@ -104,6 +104,11 @@ def _stream(inputs: dict, name: str) -> tuple[str, dict]:
     return arn, {"name": stream, "arn": arn}
 
 
+def _table(inputs: dict, name: str) -> tuple[str, dict]:
+    table = _auto_name(inputs, "name", name)  # the provider's id is the table name
+    return table, {"name": table, "arn": _arn("dynamodb", f"table/{table}")}
+
+
 def _ses_identity(inputs: dict, name: str) -> tuple[str, dict]:
     identity = inputs.get("emailIdentity") or inputs.get("email") or inputs.get("domain") or name
     return identity, {"arn": _arn("ses", f"identity/{identity}")}
@@ -159,6 +164,7 @@ _COMPUTED: dict[str, Any] = {
     "aws:iam/role:Role": _role,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:kinesis/stream:Stream": _stream,
+    "aws:dynamodb/table:Table": _table,
     "aws:sesv2/emailIdentity:EmailIdentity": _ses_identity,
     "aws:ses/emailIdentity:EmailIdentity": _ses_identity,
     "aws:ses/domainIdentity:DomainIdentity": _ses_identity,

@@ -148,7 +148,11 @@ def test_each_role_has_exactly_its_grants(run_pulumi, stack: str) -> None:
         assert found.pop(arn(run, f"{component}-logs") + ":*") == {"logs:CreateLogStream", "logs:PutLogEvents"}
         return found
 
-    assert grants("orders-submit") == {queue: {"sqs:SendMessage"}, **tracing}
+    idempotency = arn(run, "orders-idempotency-table")
+    assert grants("orders-submit") == {queue: {"sqs:SendMessage"}, idempotency: {"dynamodb:PutItem", "dynamodb:GetItem"},
+                                       **tracing}
+    [keys] = [st for st in role_statements(run, "orders-submit") if st["Resource"] == [idempotency]]
+    assert keys["Sid"] == "IdempotencyKeys" and "Condition" not in keys
     assert grants("orders-process") == {
         queue: set(CONSUME_ACTIONS),
         receipts: {"s3:PutObject", "s3:GetObject"},
@@ -186,7 +190,8 @@ def test_environment_contract_and_packaged_files(run_pulumi) -> None:
     own = {name: {k: v for k, v in env(run, name).items() if k not in foundation}
            for name in ("orders-submit", "orders-process", "orders-get")}
     assert own == {
-        "orders-submit": {"ORDERS_QUEUE_URL": run.named("orders-queue").outputs["url"]},
+        "orders-submit": {"ORDERS_QUEUE_URL": run.named("orders-queue").outputs["url"],
+                          "IDEMPOTENCY_TABLE": run.named("orders-idempotency-table").outputs["name"]},
         "orders-process": {"RECEIPTS_BUCKET": bucket, "EMAIL_QUEUE_URL": run.named("email-outbox").outputs["url"]},
         "orders-get": {"RECEIPTS_BUCKET": bucket},
     }
@@ -213,7 +218,7 @@ def test_every_child_is_parented_to_the_component(run_pulumi) -> None:
     [component] = run.of_type("secure-serverless:components:OrderPipeline")
     direct = {r.name for r in run.children_of(component.urn)}
     assert direct == {"orders-dlq", "orders-queue", "orders-dlq-redrive-allow", "orders-dlq-alarm", "orders-receipts",
-                      "orders-submit", "orders-process", "orders-get", "orders-process-trigger"}
+                      "orders-submit", "orders-process", "orders-get", "orders-process-trigger", "orders-idempotency"}
 
 
 # ---------------------------------------------------------------------------------------------- the plan
@@ -304,3 +309,18 @@ def test_an_args_error_is_reported_under_its_config_key() -> None:
     broken = replace(settings, orders=replace(settings.orders, max_concurrency=1))
     with pytest.raises(ConfigError, match=r"(?s)stack .dev.*secure-serverless:ordersMaxConcurrency"):
         stack_args(broken)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_idempotency_table_is_keyed_expiring_encrypted_and_named_to_submit_only(run_pulumi, stack: str) -> None:
+    run = run_pulumi(program, stack=stack)
+    table = run.named("orders-idempotency-table")
+    assert (table.inputs["hashKey"], table.inputs["attributes"], table.inputs["billingMode"]) == (
+        "pk", [{"name": "pk", "type": "S"}], "PAY_PER_REQUEST")
+    assert table.inputs["ttl"] == {"attributeName": "expiresAt", "enabled": True}
+    assert table.inputs["serverSideEncryption"] == {"enabled": True}
+    assert table.inputs["deletionProtectionEnabled"] is (stack == "prod") is table.protect
+    assert run.named("orders-submit-function").inputs["environment"]["variables"]["IDEMPOTENCY_TABLE"] == \
+        table.outputs["name"]
+    for other in ("orders-process", "orders-get"):
+        assert arn(run, "orders-idempotency-table") not in actions_by_resource(role_statements(run, other))

@@ -1,4 +1,5 @@
-"""UserRegistration: a public, schema-validated POST /register whose function can do exactly four things."""
+"""UserRegistration: public, schema-validated POST /register and /register/confirm, each function with exactly its
+own grants, and the sign-up table (keys, TTL, encryption, protection)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from components.function import HANDLERS_DIR
 from components.registration import UserRegistration, UserRegistrationArgs
 from components.user_pool import ADMIN_ACTIONS as COGNITO_ACTIONS
 from offline.runtime import stacks
-from tests.graph import PERMISSION, actions_by_resource, dependency, role_statements, routes
+from tests.graph import PERMISSION, actions_by_resource, as_list, dependency, role_statements, routes
 from tests.programs import foundation_api, load_stack
 
-PUBLIC_ROUTES = {"GET /health", "POST /register"}
+PUBLIC_ROUTES = {"GET /health", "POST /register", "POST /register/confirm"}
 
 
 def program():
@@ -22,7 +23,7 @@ def program():
     api, _ = foundation_api(stack)
     email = EmailSender("email", stack.email)
     registration = UserRegistration("registration", UserRegistrationArgs(
-        functions=stack.functions, user_pool=api.users.admin_link(), email=email.producer_link()))
+        functions=stack.functions, user_pool=api.users, email=email.producer_link(), protect=stack.orders.protect))
     api.add_routes(registration.routes)
     api.deploy()
 
@@ -41,16 +42,82 @@ def register_role_grants(run, component_name: str = "registration-register"):
     return grants
 
 
-def test_register_role_is_exactly_three_pool_actions_and_enqueue(run) -> None:
+def _signup_table(run):
+    [table] = [t for t in run.of_type("aws:dynamodb/table:Table") if t.name == "registration-signup-table"]
+    return table
+
+
+def _only_statement_on(run, component_name: str, resource: str) -> dict:
+    [statement] = [st for st in role_statements(run, component_name) if resource in as_list(st["Resource"])]
+    return statement
+
+
+def test_register_role_looks_accounts_up_writes_signup_state_and_enqueues(run) -> None:
     pool_arn = run.of_type("aws:cognito/userPool:UserPool")[0].outputs["arn"]
     outbox_arn = run.named("email-outbox").outputs["arn"]
+    table_arn = _signup_table(run).outputs["arn"]
 
     assert register_role_grants(run) == {
-        pool_arn: {"cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword", "cognito-idp:AdminDeleteUser"},
+        pool_arn: {"cognito-idp:AdminGetUser"},
+        table_arn: {"dynamodb:UpdateItem", "dynamodb:PutItem"},
         outbox_arn: {"sqs:SendMessage"},
     }
+    assert _only_statement_on(run, "registration-register", pool_arn)["Sid"] == "FindAccount"
+    assert _only_statement_on(run, "registration-register", table_arn) == {
+        "Sid": "SignUpState", "Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+        "Resource": [table_arn],
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["rl#register-*", "code#*"]}},
+    }
+
+
+def test_confirm_role_creates_accounts_writes_signup_state_and_enqueues(run) -> None:
+    pool_arn = run.of_type("aws:cognito/userPool:UserPool")[0].outputs["arn"]
+    outbox_arn = run.named("email-outbox").outputs["arn"]
+    table_arn = _signup_table(run).outputs["arn"]
+
+    assert register_role_grants(run, "registration-confirm") == {
+        pool_arn: {"cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword", "cognito-idp:AdminDeleteUser"},
+        table_arn: {"dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        outbox_arn: {"sqs:SendMessage"},
+    }
+    assert _only_statement_on(run, "registration-confirm", pool_arn)["Sid"] == "CreateAccount"
+    assert _only_statement_on(run, "registration-confirm", table_arn)["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["rl#confirm-*", "code#*"]}}
     assert set(COGNITO_ACTIONS) == {"cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword",
                                     "cognito-idp:AdminDeleteUser"}
+
+
+def test_signup_table_is_keyed_expiring_encrypted_and_protected_in_prod(run) -> None:
+    table = _signup_table(run)
+    assert table.parent == run.named("registration-signup").urn
+    inputs = table.inputs
+    assert (inputs["hashKey"], inputs["attributes"], inputs["billingMode"]) == (
+        "pk", [{"name": "pk", "type": "S"}], "PAY_PER_REQUEST")
+    assert "rangeKey" not in inputs
+    assert inputs["ttl"] == {"attributeName": "expiresAt", "enabled": True}
+    assert inputs["serverSideEncryption"] == {"enabled": True}
+    prod = run.stack == "prod"
+    assert inputs["deletionProtectionEnabled"] is prod
+    assert table.protect is prod
+
+
+def test_confirm_route_is_public_validated_by_its_model_and_invokes_only_confirm(run) -> None:
+    view = routes(run)["POST /register/confirm"]
+    assert view.authorization == "NONE" and view.authorizer_urn is None
+    assert view.resource.inputs["requestModels"] == {"application/json": "RegisterConfirmModel"}
+    assert dependency(run, view.resource, "requestValidatorId").inputs["validateRequestBody"] is True
+    [model] = [m for m in run.of_type("aws:apigateway/model:Model") if m.inputs["name"] == "RegisterConfirmModel"]
+    assert json.loads(model.inputs["schema"]) == json.loads(
+        (HANDLERS_DIR / "schemas" / "register_confirm.json").read_text())
+    function = run.named("registration-confirm-function")
+    assert function.inputs["handler"] == "handlers.register_confirm.handler"
+    assert "handlers/schemas/register_confirm.json" in function.inputs["code"]["__archive"]
+    variables = function.inputs["environment"]["variables"]
+    assert variables["SIGNUP_TABLE"] == _signup_table(run).outputs["name"]
+    assert variables["USER_POOL_ID"] == run.of_type("aws:cognito/userPool:UserPool")[0].id
+    execution_arn = run.of_type("aws:apigateway/restApi:RestApi")[0].outputs["executionArn"]
+    [permission] = [p for p in run.of_type(PERMISSION) if p.inputs["function"] == function.outputs["name"]]
+    assert permission.inputs["sourceArn"] == f"{execution_arn}/*/POST/register/confirm"
 
 
 def test_register_route_is_public_validated_and_invokes_only_the_register_function(run) -> None:
@@ -82,26 +149,27 @@ def test_register_function_gets_its_env_contract_and_ships_its_schema(run) -> No
     variables = function["environment"]["variables"]
     assert variables["USER_POOL_ID"] == run.of_type("aws:cognito/userPool:UserPool")[0].id
     assert variables["EMAIL_QUEUE_URL"] == run.named("email-outbox").outputs["url"]
+    assert variables["SIGNUP_TABLE"] == _signup_table(run).outputs["name"]
     assert function["handler"] == "handlers.register_user.handler"
     assert "handlers/schemas/register.json" in function["code"]["__archive"]
 
 
-def test_registration_args_refuse_links_that_do_not_fit() -> None:
+def test_registration_args_refuse_a_pool_link_or_a_wrong_outbox() -> None:
     from components.function import FunctionDefaults, Link, Statement
     from components.naming import Naming
 
     pool = Link(env={"USER_POOL_ID": "p"}, statements=[Statement(["cognito-idp:AdminCreateUser"], ["arn:pool"])])
     outbox = Link(env={"EMAIL_QUEUE_URL": "u"}, statements=[Statement(["sqs:SendMessage"], ["arn:q"])])
     functions = FunctionDefaults(naming=Naming("p-dev"))
-    UserRegistrationArgs(functions=functions, user_pool=pool, email=outbox)
-    with pytest.raises(ValueError, match="admin_link"):
-        UserRegistrationArgs(functions=functions, user_pool=outbox, email=outbox)
+    with pytest.raises(ValueError, match="UserPool component"):
+        UserRegistrationArgs(functions=functions, user_pool=pool, email=outbox)
 
 
 def test_component_outputs_are_registered(run) -> None:
     outputs = run.component_outputs[run.named("registration").urn]
     assert outputs == {"function_name": run.named("registration-register-function").outputs["name"],
-                       "path": "/register"}
+                       "confirm_function_name": run.named("registration-confirm-function").outputs["name"],
+                       "signup_table": _signup_table(run).outputs["name"], "path": "/register"}
 
 
 # ---------------------------------------------------------------------------------- the whole program
@@ -125,8 +193,12 @@ def test_every_stack_wires_register_to_the_email_outbox(stack_run) -> None:
     [email] = stack_run.of_type("secure-serverless:components:EmailSender")
     [outbox] = [q for q in stack_run.of_type("aws:sqs/queue:Queue") if q.parent == email.urn
                 and "redrivePolicy" in q.inputs]
-    [function] = [f for f in stack_run.of_type("secure-serverless:components:PythonFunction") if f.parent == registration.urn]
-    grants = actions_by_resource(role_statements(stack_run, function.name))
-    assert grants[outbox.outputs["arn"]] == {"sqs:SendMessage"}
+    functions = {f.name: f for f in stack_run.of_type("secure-serverless:components:PythonFunction")
+                 if f.parent == registration.urn}
+    assert set(functions) == {"registration-register", "registration-confirm"}
     pool_arn = stack_run.of_type("aws:cognito/userPool:UserPool")[0].outputs["arn"]
-    assert grants[pool_arn] == set(COGNITO_ACTIONS)
+    for name, pool_actions in (("registration-register", {"cognito-idp:AdminGetUser"}),
+                               ("registration-confirm", set(COGNITO_ACTIONS))):
+        grants = actions_by_resource(role_statements(stack_run, name))
+        assert grants[outbox.outputs["arn"]] == {"sqs:SendMessage"}
+        assert grants[pool_arn] == pool_actions

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.common.gateway import (
+from components.secure_api import (
     GATEWAY_ERROR_TEMPLATE,
     VALIDATION_ERROR_TEMPLATE,
     gateway_response_parameters,
