@@ -271,9 +271,48 @@ def iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb() -> None:
     EmailResponse._authenticate_and_authorize_normal_action = ses_authorize
 
 
+# TransactWriteItems/TransactGetItems have no IAM action of their own: AWS authorises each item with the
+# single-item action on its table ("Using IAM with DynamoDB transactions").
+TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
+                         "ConditionCheck": "dynamodb:ConditionCheckItem", "Get": "dynamodb:GetItem"}
+
+
+@_once("iam_dynamodb_transactions_checked_per_item")
+def iam_dynamodb_transactions_checked_per_item() -> None:
+    """moto checks `dynamodb:TransactWriteItems` (an action AWS does not have) against `*`; AWS checks every
+    item's own action on its table, so a grant of exactly UpdateItem on the table was wrongly denied."""
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.iam.access_control import IAMRequest
+
+    original = DynamoHandler._authenticate_and_authorize_normal_action
+
+    def request_for(action: str) -> type:
+        class ItemRequest(IAMRequest):
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self._action = action
+
+        return ItemRequest
+
+    def authorize(self: Any, resource: str = "*") -> None:
+        target = str(self.headers.get("X-Amz-Target", ""))
+        if not target.endswith((".TransactWriteItems", ".TransactGetItems")):
+            return original(self, resource)
+        for item in self._get_param("TransactItems") or []:
+            for kind, operation in item.items():
+                arn = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{operation.get('TableName')}"
+                # An unknown item kind keeps the literal action: denied, as nothing grants it.
+                action = TRANSACT_ITEM_ACTIONS.get(kind, f"dynamodb:{target.rsplit('.', 1)[-1]}")
+                self._authenticate_and_authorize_action(request_for(action), arn)
+        return None
+
+    DynamoHandler._authenticate_and_authorize_normal_action = authorize
+
+
 def apply_all() -> list[str]:
     cognito_all_attributes_readable_by_default()
     s3_post_policy_enforced()
     iam_batch_actions_checked_as_aws_does()
     iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb()
+    iam_dynamodb_transactions_checked_per_item()
     return list(APPLIED)

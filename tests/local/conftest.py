@@ -78,8 +78,17 @@ class Local:
             AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]
         return {**result, "email": email}
 
-    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+    @property
+    def api_key(self) -> str | None:
+        """The usage plan's key (the stack's secret `api_key_value` output), None when the plan is off."""
+        return self.outputs.get("api_key_value")
+
+    def call(self, method: str, path: str, token: str | None = None, *, api_key: bool = True,
+             **kwargs: Any) -> requests.Response:
+        """A request like a client of the stack makes: with the `x-api-key` header when the stack has a key."""
         headers = dict(kwargs.pop("headers", {}) or {})
+        if api_key and self.api_key:
+            headers.setdefault("x-api-key", self.api_key)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return requests.request(method, self.api + path, headers=headers, timeout=30, **kwargs)

@@ -32,6 +32,12 @@ def _api(run: ProgramRun, drop_permissions: bool = False) -> tuple[RestApi, list
                    account="123456789012"), calls
 
 
+def _key(run: ProgramRun) -> str:
+    """dev's usage plan requires its key on every route (`apiKeyRequiredRoutes` defaults to all)."""
+    [key] = run.of_type("aws:apigateway/apiKey:ApiKey")
+    return key.outputs["value"]
+
+
 def _get(path: str, **headers: str) -> ApiRequest:
     return ApiRequest(method="GET", path=path, headers=dict(headers), multi_headers={}, query={"a": "1"},
                       multi_query={"a": ["1"]}, body=b"")
@@ -39,7 +45,8 @@ def _get(path: str, **headers: str) -> ApiRequest:
 
 def test_proxy_event_for_a_public_route(dev_run) -> None:
     api, calls = _api(dev_run)
-    response = api.handle(_get("/health", Origin="http://localhost:3000"))
+    assert api.handle(_get("/health", Origin="http://localhost:3000")).status == 403  # no key
+    response = api.handle(_get("/health", Origin="http://localhost:3000", **{"x-api-key": _key(dev_run)}))
     assert response.status == 200
     (name, event), = calls
     assert name.endswith("health")
@@ -51,7 +58,7 @@ def test_proxy_event_for_a_public_route(dev_run) -> None:
 
 def test_without_a_matching_permission_api_gateway_cannot_invoke(dev_run) -> None:
     api, calls = _api(dev_run, drop_permissions=True)
-    response = api.handle(_get("/health"))
+    response = api.handle(_get("/health", **{"x-api-key": _key(dev_run)}))
     assert response.status == 500
     assert json.loads(response.body)["error"]["code"] == "API_CONFIGURATION_ERROR"
     assert calls == []

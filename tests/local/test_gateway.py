@@ -29,10 +29,11 @@ def test_gateway_errors_carry_cors_headers(local) -> None:
 def test_bad_body_is_refused_by_the_model_before_any_lambda(local) -> None:
     register = local.function("register")
     before = local.count(f"{register}.invocations")
+    # Step 1 takes the address only: a password sent here is refused, never stored anywhere.
     response = local.call("POST", "/register", json={"email": "ann@example.com", "password": "Correct-Horse-9"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BAD_REQUEST_BODY"
-    assert "name" in response.json()["error"]["message"]
+    assert "password" in response.json()["error"]["message"]
     response = local.call("POST", "/register", data="{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert local.count(f"{register}.invocations") == before
@@ -45,3 +46,31 @@ def test_bad_order_body_is_refused_after_the_authorizer(local, user) -> None:
     response = local.call("POST", "/orders", user["IdToken"], json={"currency": "USD", "items": []})
     assert response.status_code == 400
     assert local.count(f"{submit}.invocations") == before
+
+
+def test_bad_confirm_body_is_refused_by_its_model_even_when_it_quotes_an_apostrophe(local) -> None:
+    confirm = local.function("registration-confirm")
+    before = local.count(f"{confirm}.invocations")
+    response = local.call("POST", "/register/confirm", json={"email": "ann@example.com", "name": "Ann"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST_BODY"
+    assert "code" in response.json()["error"]["message"]
+    # The message quotes the offending value; an apostrophe in it must still give a JSON body.
+    response = local.call("POST", "/register/confirm", json={"email": "o'neil@example.org", "code": "12",
+                                                               "name": "O'Neil", "password": "x"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST_BODY"
+    assert local.count(f"{confirm}.invocations") == before
+
+
+def test_every_route_needs_the_api_key_but_preflights_do_not(local) -> None:
+    assert local.api_key, "dev has a usage plan: its key is the secret api_key_value output"
+    for method, path in (("GET", "/health"), ("POST", "/register"), ("POST", "/register/confirm")):
+        response = local.call(method, path, api_key=False, json={"email": "ann@example.com"})
+        assert response.status_code == 403, (method, path)
+        assert response.json()["error"]["code"] == "INVALID_API_KEY"
+    assert local.call("GET", "/health", api_key=False, headers={"x-api-key": "not-the-key"}).status_code == 403
+    assert local.call("GET", "/health").status_code == 200
+    preflight = local.call("OPTIONS", "/register/confirm", api_key=False,
+                           headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200

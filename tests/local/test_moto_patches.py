@@ -93,7 +93,8 @@ def test_patched_moto_in_a_fresh_interpreter() -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(result["applied"]) == {"cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
                                       "iam_batch_actions_checked_as_aws_does",
-                                      "iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb"}
+                                      "iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb",
+                                      "iam_dynamodb_transactions_checked_per_item"}
     assert result["email"] == "a@example.com"
     assert result["verified"] == "true"
     assert result["resolvers"] == [True, True, True, True]
