@@ -165,6 +165,49 @@ def test_usage_plan_binds_stage_throttle_quota_and_key(run_pulumi) -> None:
     assert len(run.of_type("aws:apigateway/usagePlanKey:UsagePlanKey")) == 1
     disabled = run_pulumi(build(), config={"usagePlanEnabled": False})
     assert disabled.of_type("aws:apigateway/usagePlan:UsagePlan") == []
+    assert disabled.of_type("aws:apigateway/apiKey:ApiKey") == []
+    assert disabled.of_type("aws:apigateway/usagePlanKey:UsagePlanKey") == []
+    assert all(m.inputs.get("apiKeyRequired") in (None, False) for m in disabled.of_type(METHOD))
+
+
+METHOD = "aws:apigateway/method:Method"
+
+
+def _api_key_required(run) -> dict[str, bool]:
+    return {f'{m.inputs["httpMethod"]} {m.name}': bool(m.inputs.get("apiKeyRequired"))
+            for m in run.of_type(METHOD)}
+
+
+def test_with_the_usage_plan_every_non_options_method_requires_the_key(run_pulumi) -> None:
+    run = run_pulumi(build(lambda s, hello: [Route("POST", "/hello", hello, public=True, request_schema="register")]))
+    required = _api_key_required(run)
+    assert len(required) >= 5
+    for label, needs_key in required.items():
+        assert needs_key is (not label.startswith("OPTIONS ")), label
+    assert run.of_type("aws:apigateway/restApi:RestApi")[0].inputs["apiKeySource"] == "HEADER"
+
+
+def test_api_key_required_routes_names_the_routes_and_unknown_names_fail(run_pulumi) -> None:
+    run = run_pulumi(build(), config={"apiKeyRequiredRoutes": ["GET /hello"]})
+    required = {label for label, needs in _api_key_required(run).items() if needs}
+    assert required == {"GET api-GET-/hello-method"}
+    with pytest.raises(Exception, match=r"GET /nowhere"):
+        run_pulumi(build(), config={"apiKeyRequiredRoutes": ["GET /nowhere"]})
+
+
+def test_the_key_value_is_a_secret_output(run_pulumi) -> None:
+    import asyncio
+
+    seen = {}
+
+    def program():
+        api = build()()
+        seen["value"] = api.api_key_value
+        api.api_key_value.apply(lambda v: seen.setdefault("plain", v))
+
+    run_pulumi(program)
+    assert asyncio.run(seen["value"].is_secret()) is True
+    assert seen["plain"]
 
 
 def test_routes_after_deploy_and_duplicates_fail_at_the_call_site(run_pulumi) -> None:

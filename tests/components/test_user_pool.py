@@ -26,6 +26,10 @@ def test_pool_groups_and_client_follow_the_args(run_pulumi) -> None:
     assert pool.protect and pool.retain_on_delete
     assert sorted(g.inputs["name"] for g in run.of_type("aws:cognito/userGroup:UserGroup")) == ["ops", "staff"]
     assert run.named("users-client").inputs["explicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    # A token holder may change only its display name: never its email or email_verified (proven at sign-up).
+    client = run.named("users-client").inputs
+    assert client["readAttributes"] == ["email", "email_verified", "name"]
+    assert client["writeAttributes"] == ["name"]
 
 
 def test_admin_link_is_the_pool_id_with_exactly_the_admin_actions(run_pulumi) -> None:
