@@ -9,11 +9,11 @@ from __future__ import annotations
 import inspect
 import re
 
+import pulumi_aws.config.outputs as provider_config_types
+import pulumi_aws.config.vars as provider_config_vars
 import pytest
 import yaml
 
-import pulumi_aws.config.outputs as provider_config_types
-import pulumi_aws.config.vars as provider_config_vars
 from offline.runtime import REPO_ROOT, stacks
 
 PROVIDER_KEYS = set(re.findall(r"__config__\.get\w*\('(\w+)'\)", inspect.getsource(provider_config_vars)))
