@@ -214,10 +214,14 @@ def run_stack(
     stack: str,
     *,
     overrides: dict[str, Any] | None = None,
-    preview: bool = False,
+    preview: bool = True,
     root: Path = REPO_ROOT,
 ) -> ProgramRun:
-    """Evaluate `__main__.py` for one stack file, exactly as `pulumi preview -s <stack>` would feed it."""
+    """Evaluate `__main__.py` for one stack file, exactly as `pulumi preview -s <stack>` would feed it.
+
+    `preview=False` runs it as `pulumi up` does (`pulumi.runtime.is_dry_run()` is False): what the program refuses
+    only at deployment time (placeholder email identities, issue 9 finding 6) is tested that way.
+    """
     project, config = stack_config(stack, root, overrides)
     main = root / "__main__.py"
     return run_program(
