@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_aws as aws
@@ -97,6 +98,14 @@ def gateway_response_parameters(origins: Sequence[str]) -> dict[str, str]:
     }
 
 
+def localstack_invoke_url(endpoint: str, api_id: str, stage: str) -> str:
+    """LocalStack serves a REST API stage at http://<id>.execute-api.localhost.localstack.cloud:<edge port>/<stage>
+    (its AWS-style host; the provider's invoke_url names the AWS domain, which does not resolve to LocalStack)."""
+    parsed = urlsplit(endpoint)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.scheme}://{api_id}.execute-api.localhost.localstack.cloud:{port}/{stage}"
+
+
 class RouteTarget(Protocol):
     """Anything API Gateway can proxy to: a PythonFunction, or any Lambda with these two outputs."""
 
@@ -156,6 +165,12 @@ class SecureApiArgs:
     endpoint_type: str = "REGIONAL"
     rest_api_args: Mapping[str, Any] = field(default_factory=dict)
     stage_args: Mapping[str, Any] = field(default_factory=dict)
+    # What the stage must wait for, e.g. the account's CloudWatch Logs role (ApiGatewayAccount): API Gateway
+    # refuses a stage with access logs until the account has one.
+    stage_depends_on: Sequence[pulumi.Resource] = ()
+    # LocalStack's edge URL (e.g. http://localhost:4566) when the provider's apigateway endpoint points there:
+    # `url` is then LocalStack's form, http://<api id>.execute-api.localhost.localstack.cloud:<port>/<stage>.
+    local_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cors_origins:
@@ -315,7 +330,7 @@ class SecureApi(pulumi.ComponentResource):
                 "tags": dict(args.tags),
                 **args.stage_args,
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.stage_depends_on)),
         )
         aws.apigateway.MethodSettings(
             f"{name}-method-settings",
@@ -335,7 +350,11 @@ class SecureApi(pulumi.ComponentResource):
             self.api_key_id = self._create_usage_plan()
 
         self.deployment_fingerprint = fingerprint
-        self.url = self.stage.invoke_url
+        self.url = (
+            self.stage.invoke_url
+            if args.local_endpoint is None
+            else self.rest_api.id.apply(lambda api_id: localstack_invoke_url(args.local_endpoint, api_id, args.stage_name))
+        )
         self.curl_example = pulumi.Output.concat('curl -H "Authorization: Bearer $ID_TOKEN" ', self.url, "/hello")
         self.register_outputs({"url": self.url, "curl_example": self.curl_example})
         return self.stage

@@ -170,10 +170,12 @@ def run_program(
     project: str,
     stack: str,
     config: dict[str, str] | None = None,
-    preview: bool = False,
+    preview: bool = True,
     mocks: pulumi.runtime.Mocks | None = None,
 ) -> ProgramRun:
-    """Run `program` under mocks on a fresh event loop and runtime state; return the recorded graph."""
+    """Run `program` under mocks on a fresh event loop and runtime state; return the recorded graph.
+
+    A preview (`pulumi.runtime.is_dry_run()` True) unless `preview=False`, which runs it as `pulumi up` does."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
