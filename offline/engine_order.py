@@ -113,11 +113,35 @@ def _invocable(after: ProgramRun, served: ServedMethod) -> bool:
     return False
 
 
+# Integration inputs the provider cannot update in place (terraform-provider-aws aws_api_gateway_integration
+# ForceNew), so a change replaces the integration.
+INTEGRATION_FORCE_NEW = ("type", "integrationHttpMethod", "passthroughBehavior", "credentials")
+
+
+def orphaned_methods(before: ProgramRun, after: ProgramRun) -> set[str]:
+    """Methods the update leaves without an integration in the live API.
+
+    An integration's id is its method, so a create-before-delete replacement puts the new integration, then the old
+    half's DeleteIntegration (run last) removes it: the next deployment then fails ("No integration defined for
+    method"). Only `delete_before_replace` avoids it."""
+    old = {i.urn: i for i in before.of_type(INTEGRATION)}
+    paths = _paths(after)
+    lost = set()
+    for new in after.of_type(INTEGRATION):
+        previous = old.get(new.urn)
+        replaced = previous is not None and any(
+            previous.inputs.get(k) != new.inputs.get(k) for k in INTEGRATION_FORCE_NEW)
+        if replaced and not new.delete_before_replace:
+            lost.add(f"{new.inputs['httpMethod']} {paths[new.inputs['resourceId']]}")
+    return lost
+
+
 @dataclass(frozen=True)
 class UpdateOutcome:
     served: frozenset[ServedMethod]
     still_live: frozenset[str]       # routes the `after` program no longer has, yet the stage serves
     broken: frozenset[str]           # served Lambda routes whose permission the update deletes (500s)
+    orphaned: frozenset[str]         # methods left without an integration for the next deployment
 
 
 def outcome(before: ProgramRun, after: ProgramRun) -> UpdateOutcome:
@@ -127,4 +151,5 @@ def outcome(before: ProgramRun, after: ProgramRun) -> UpdateOutcome:
         served=frozenset(served),
         still_live=frozenset(s.key for s in served if s.key not in wanted and s.integration_type == "AWS_PROXY"),
         broken=frozenset(s.key for s in served if s.integration_type == "AWS_PROXY" and not _invocable(after, s)),
+        orphaned=frozenset(orphaned_methods(before, after)),
     )

@@ -43,6 +43,7 @@ class RecordedResource:
     property_dependencies: dict[str, tuple[str, ...]]
     protect: bool = False
     retain_on_delete: bool = False
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -117,6 +118,7 @@ class RecordingMonitor(MockMonitor):
                     property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items()},
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return resources

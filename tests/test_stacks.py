@@ -12,7 +12,8 @@ from tests.graph import PERMISSION, as_list, dependency, routes
 
 STACKS = stacks()
 PUBLIC_ROUTES = {"GET /health", "POST /register"}
-WILDCARD_ONLY = {a.lower() for service in ("xray", "kinesis", "logs") for a in get_actions_that_support_wildcard_arns_only(service)}
+WILDCARD_ONLY = {
+    a.lower() for service in ("xray", "kinesis", "logs") for a in get_actions_that_support_wildcard_arns_only(service)}
 
 
 def test_the_three_stacks_exist() -> None:
