@@ -469,7 +469,10 @@ def settings_from(
 
 
 def _check_reserved_concurrency(reader: _Reader, reserved: int | None, limit: int, functions: int) -> None:
-    """Reservations of all the stack's functions must leave 100 of the account's concurrency unreserved."""
+    """Reservations of all the stack's functions must leave 100 of the account's concurrency unreserved.
+
+    Every function of this app takes the stack value (no PythonFunctionArgs.reserved_concurrency override:
+    tests/test_deployable.py asserts each function's value); an override would have to be counted here."""
     if reserved is None:
         return
     if limit <= MIN_UNRESERVED_CONCURRENCY:
