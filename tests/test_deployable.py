@@ -119,3 +119,16 @@ def test_the_local_stack_exports_localstacks_url_and_the_others_aws(warnings) ->
     dev = run_stack("dev")
     (dev_api,) = dev.of_type("aws:apigateway/restApi:RestApi")
     assert dev.stack_outputs["api_url"] == f"https://{dev_api.id}.execute-api.us-east-1.amazonaws.com/dev"
+
+
+def test_only_a_local_apigateway_endpoint_switches_the_url_form() -> None:
+    from components.secure_api import localstack_invoke_url
+    from components.settings import localstack_endpoint
+
+    assert localstack_endpoint([{"apigateway": "http://localhost:4566", "s3": "http://localhost:4566"}]) == (
+        "http://localhost:4566")
+    assert localstack_endpoint([{"apigateway": "http://localhost.localstack.cloud:4566"}])
+    assert localstack_endpoint([{"apigateway": "https://apigateway.us-east-1.amazonaws.com"}]) is None
+    assert localstack_endpoint([{"s3": "http://localhost:4566"}]) is None and localstack_endpoint(None) is None
+    assert localstack_invoke_url("http://127.0.0.1:4567", "abc123", "local") == (
+        "http://abc123.execute-api.localhost.localstack.cloud:4567/local")
