@@ -426,7 +426,7 @@ def plan_queries(targets: Targets, prefix: str) -> list[QueryPlan]:
     if api_groups:
         queries.append(QueryPlan(f"{prefix}/api-errors", api_groups,
                                  "fields @timestamp, httpMethod, resourcePath, status, errorMessage, authorizerError,"
-                                 " integrationLatency, requestId\n| filter status >= 400\n"
+                                 " integrationLatency, requestId\n| filter status like /^[45]/\n"
                                  "| stats count(*) as requests by status, httpMethod, resourcePath\n"
                                  "| sort requests desc"))
     return queries
