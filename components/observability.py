@@ -208,7 +208,8 @@ def observe(
             for name, member in _members(value):
                 visit(name, member)
             # An API's routes name functions that may live nowhere else (e.g. one defined in __main__.py).
-            for route in getattr(value, "routes", None) or getattr(value, "_routes", ()):
+            routes = getattr(value, "routes", None) or getattr(value, "_routes", None)
+            for route in routes if isinstance(routes, (list, tuple)) else ():
                 visit("route", getattr(route, "function", None))
 
     for component in components:
