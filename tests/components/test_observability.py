@@ -11,7 +11,9 @@ import pytest
 from components.alarm_topic import KEY_ADMIN_ACTIONS, AlarmTopic, AlarmTopicArgs
 from components.observability import Observability, ObservabilityArgs
 from components.observability_plan import ApiTarget, FunctionTarget, QueueTarget, StateMachineTarget, Targets
-from offline.runtime import REPO_ROOT, ProgramRun, run_stack
+from offline.runtime import REPO_ROOT, ProgramRun
+from offline.runtime import run_stack as evaluate
+from tests.evaluations import run_stack
 from tests.graph import FUNCTION, dependency
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -196,10 +198,54 @@ def test_program_a_new_function_gets_alarms_and_a_dashboard_row_with_no_other_ed
     assert main.count("\napi.deploy()\n") == 1
     (tmp_path / "__main__.py").write_text(main.replace("\napi.deploy()\n", "\n" + addition + "api.deploy()\n"))
 
-    run = run_stack("dev", root=tmp_path)
+    run = evaluate("dev", root=tmp_path)  # a modified program: never cached
     names, metrics = functions_and_alarms(run)
     assert "secure-serverless-dev-extra" in names
     assert {"Errors", "Throttles", "Duration"} <= metrics["secure-serverless-dev-extra"]
     body = json.loads(run.of_type(DASHBOARD)[0].inputs["dashboardBody"])
     row = [w for w in body["widgets"] if w["properties"].get("title", "").startswith("extra ")]
     assert len(row) == 3 and len({w["y"] for w in row}) == 1
+
+
+def test_observe_finds_functions_queues_and_state_machines_under_components(run_pulumi) -> None:
+    import pulumi
+    import pulumi_aws as aws
+
+    from components import settings as stack_settings
+    from components.function import PythonFunction, PythonFunctionArgs
+    from components.observability import observe
+
+    found: dict[str, Targets] = {}
+
+    class Flow(pulumi.ComponentResource):
+        def __init__(self, name: str, settings) -> None:
+            super().__init__("test:Flow", name)
+            child = pulumi.ResourceOptions(parent=self)
+            self.workers = [PythonFunction(f"{name}-w{i}", PythonFunctionArgs(handler="health", settings=settings),
+                                           opts=child) for i in range(2)]
+            self.dlq = aws.sqs.Queue(f"{name}-dlq", opts=child)
+            self.jobs = {"main": aws.sqs.Queue(f"{name}-jobs", opts=child)}
+            self.machine = aws.sfn.StateMachine(f"{name}-machine", role_arn="arn:aws:iam::123456789012:role/r",
+                                                definition="{}", opts=child)
+
+    class Outer(pulumi.ComponentResource):
+        def __init__(self, settings) -> None:
+            super().__init__("test:Outer", "outer")
+            self.inner = Flow("flow", settings)
+            self.again = self.inner  # reachable twice, observed once
+            self.register_outputs({})
+
+    def program() -> None:
+        settings = stack_settings.load()
+        found["targets"] = observe([Outer(settings)], asynchronous=["flow-w1"], stream_consumers=["flow-w0"])
+        with pytest.raises(ValueError, match="no observed function is called"):
+            observe([], asynchronous=["nope"])
+
+    run_pulumi(program)
+    targets = found["targets"]
+    functions = {f.key: f for f in targets.functions}
+    assert set(functions) == {"flow-w0", "flow-w1"}
+    assert functions["flow-w1"].asynchronous and not functions["flow-w1"].stream_consumer
+    assert functions["flow-w0"].stream_consumer and functions["flow-w0"].timeout_seconds == 10
+    assert {(q.key, q.dead_letter) for q in targets.queues} == {("flow-dlq", True), ("flow-jobs", False)}
+    assert [m.key for m in targets.state_machines] == ["flow-machine"]
