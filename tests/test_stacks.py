@@ -7,7 +7,8 @@ import json
 import pytest
 from policy_sentry.querying.actions import get_actions_that_support_wildcard_arns_only
 
-from offline.runtime import run_stack, stacks
+from offline.runtime import stacks
+from tests.evaluations import run_stack  # one evaluation per configuration: these tests only read
 from tests.graph import PERMISSION, as_list, dependency, routes
 
 STACKS = stacks()
