@@ -138,6 +138,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         getattr(pulumi_aws, module)  # submodules load lazily: load them before freezing
     gc.collect()
     gc.freeze()
+    # Program evaluations allocate hundreds of thousands of short-lived objects (Outputs, futures, protobufs):
+    # collecting the youngest generation every 20,000 allocations instead of 700 made them ~1.4x faster.
+    gc.set_threshold(20_000, 50, 100)
 
 
 def _free_port() -> int:
