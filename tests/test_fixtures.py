@@ -8,7 +8,6 @@ import pytest
 
 from tests import evaluations
 
-
 _SESSIONS: list[object] = []
 
 
