@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from .tokens import component_type
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # The key's administrators (the account, through IAM): the management actions, named, without a wildcard.
@@ -40,6 +42,8 @@ class AlarmTopicArgs:
     # Subscribed to the created topic; AWS mails a confirmation link first.
     email: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The account the policies name; None: looked up (pass the stack's one lookup instead).
+    account_id: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.topic_name):
@@ -61,7 +65,7 @@ class AlarmTopic(pulumi.ComponentResource):
     arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:AlarmTopic", name, None, opts)
+        super().__init__(component_type("AlarmTopic"), name, None, opts)
         self.key = self.topic = None
         if args.existing_topic_arn is not None:
             self.arn = pulumi.Output.from_input(args.existing_topic_arn)
@@ -70,7 +74,9 @@ class AlarmTopic(pulumi.ComponentResource):
 
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
-        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        account_id = args.account_id
+        if account_id is None:
+            account_id = aws.get_caller_identity_output(opts=invoke).account_id
         partition = aws.get_partition_output(opts=invoke).partition
         region = aws.get_region_output(opts=invoke).region
         # Built from the name (not topic.arn) so that the key, which the topic needs first, can name it.

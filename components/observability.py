@@ -21,9 +21,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alarm_topic import AlarmTopic, AlarmTopicArgs
-from components.function import PythonFunction
-from components.observability_plan import (
+from .alarm_topic import AlarmTopic, AlarmTopicArgs
+from .function import PythonFunction
+from .observability_plan import (
     AlarmThresholds,
     ApiTarget,
     FunctionTarget,
@@ -34,6 +34,7 @@ from components.observability_plan import (
     plan_dashboard,
     plan_queries,
 )
+from .tokens import component_type
 
 _DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 ALARM_NAME_MAX = 255
@@ -48,6 +49,7 @@ class ObservabilityArgs:
     # Subscribed to that child topic only (AWS mails a confirmation link first).
     alarm_email: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    account_id: pulumi.Input[str] | None = None  # for the AlarmTopic child; None: looked up
 
     def __post_init__(self) -> None:
         if not _DASHBOARD_NAME.match(self.dashboard_name):
@@ -60,7 +62,7 @@ class ObservabilityArgs:
 
     def topic_args(self) -> AlarmTopicArgs:
         return AlarmTopicArgs(project=self.project, stage=self.stage, existing_topic_arn=self.alarm_topic_arn,
-                              email=self.alarm_email, tags=self.tags)
+                              email=self.alarm_email, tags=self.tags, account_id=self.account_id)
 
     @property
     def dashboard_name(self) -> str:
@@ -78,7 +80,7 @@ class Observability(pulumi.ComponentResource):
     dashboard_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:Observability", name, None, opts)
+        super().__init__(component_type("Observability"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         tags = dict(args.tags)
@@ -146,8 +148,8 @@ class Observability(pulumi.ComponentResource):
 
 
 def _resource_name(resource: pulumi.Resource) -> str:
-    # The logical name the resource was registered under (the SDK keeps it as `_name`): stable across runs.
-    return resource._name  # noqa: SLF001
+    # The logical name the resource was registered under: PythonFunction keeps it public, the SDK as `_name`.
+    return getattr(resource, "resource_name", None) or resource._name  # noqa: SLF001
 
 
 def _members(component: Any) -> Iterable[tuple[str, Any]]:

@@ -129,7 +129,7 @@ def test_args_are_validated_before_any_resource(args, message) -> None:
 def test_an_existing_topic_is_used_as_is(run_pulumi) -> None:
     run = run_pulumi(lambda: AlarmTopic("alarms", AlarmTopicArgs(project="app", stage="dev",
                                                                  existing_topic_arn=ON_CALL)))
-    assert [r.type for r in run.resources] == ["app:components:AlarmTopic"]
+    assert [r.type for r in run.resources] == ["secure-serverless:components:AlarmTopic"]
 
 
 # ------------------------------------------------------------------------------------------ the program
@@ -173,7 +173,7 @@ def test_program_every_alarm_has_actions(overrides) -> None:
     # The components' DLQ / failure-queue alarms included: nothing alarms into the void.
     assert len(alarms) > 40
     assert all(a.inputs["alarmActions"] == [expected] for a in alarms)
-    assert all(a.inputs["okActions"] == [expected] for a in alarms if a.name.startswith("observability-"))
+    assert all(a.inputs["okActions"] == [expected] for a in alarms)
 
 
 def test_program_dashboard_names_every_function_and_queue(dev: ProgramRun) -> None:
@@ -193,7 +193,7 @@ def test_program_a_new_function_gets_alarms_and_a_dashboard_row_with_no_other_ed
     for path in REPO_ROOT.glob("Pulumi*.yaml"):
         shutil.copy(path, tmp_path / path.name)
     main = (REPO_ROOT / "__main__.py").read_text()
-    addition = ('extra = PythonFunction("extra", PythonFunctionArgs(handler="health", settings=settings))\n'
+    addition = ('extra = PythonFunction("extra", PythonFunctionArgs(handler="health", defaults=functions))\n'
                 'api.add_routes([Route("GET", "/extra", extra)])\n')
     assert main.count("\napi.deploy()\n") == 1
     (tmp_path / "__main__.py").write_text(main.replace("\napi.deploy()\n", "\n" + addition + "api.deploy()\n"))
@@ -218,10 +218,10 @@ def test_observe_finds_functions_queues_and_state_machines_under_components(run_
     found: dict[str, Targets] = {}
 
     class Flow(pulumi.ComponentResource):
-        def __init__(self, name: str, settings) -> None:
+        def __init__(self, name: str, defaults) -> None:
             super().__init__("test:Flow", name)
             child = pulumi.ResourceOptions(parent=self)
-            self.workers = [PythonFunction(f"{name}-w{i}", PythonFunctionArgs(handler="health", settings=settings),
+            self.workers = [PythonFunction(f"{name}-w{i}", PythonFunctionArgs(handler="health", defaults=defaults),
                                            opts=child) for i in range(2)]
             self.dlq = aws.sqs.Queue(f"{name}-dlq", opts=child)
             self.jobs = {"main": aws.sqs.Queue(f"{name}-jobs", opts=child)}
@@ -229,15 +229,15 @@ def test_observe_finds_functions_queues_and_state_machines_under_components(run_
                                                 definition="{}", opts=child)
 
     class Outer(pulumi.ComponentResource):
-        def __init__(self, settings) -> None:
+        def __init__(self, defaults) -> None:
             super().__init__("test:Outer", "outer")
-            self.inner = Flow("flow", settings)
+            self.inner = Flow("flow", defaults)
             self.again = self.inner  # reachable twice, observed once
             self.register_outputs({})
 
     def program() -> None:
-        settings = stack_settings.load()
-        found["targets"] = observe([Outer(settings)], asynchronous=["flow-w1"], stream_consumers=["flow-w0"])
+        found["targets"] = observe([Outer(stack_settings.load().functions)], asynchronous=["flow-w1"],
+                                   stream_consumers=["flow-w0"])
         with pytest.raises(ValueError, match="no observed function is called"):
             observe([], asynchronous=["nope"])
 
