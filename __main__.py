@@ -15,8 +15,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components import settings as stack_settings
+from components.alarm_topic import AlarmTopic, AlarmTopicArgs
 from components.email_sender import EmailSender
 from components.function import PythonFunction, PythonFunctionArgs
+from components.observability import Observability, ObservabilityArgs, observe
 from components.order_pipeline import OrderPipeline
 from components.registration import UserRegistration, UserRegistrationArgs
 from components.secure_api import Route, SecureApi
@@ -27,6 +29,13 @@ from components.user_pool import UserPool
 # account id is looked up once for the whole stack (each lookup is a provider round trip), passed to every function.
 stack = stack_settings.load().with_account(aws.get_caller_identity_output().account_id)
 functions = stack.functions
+settings = stack.settings
+
+# Every alarm (the flows' dead-letter alarms included) notifies this topic: the configured one, or the stack's own.
+alarm_topic = AlarmTopic("alarms", AlarmTopicArgs(project=settings.project, stage=settings.stack, tags=settings.tags,
+                                                  existing_topic_arn=settings.alarm_topic_arn,
+                                                  account_id=functions.account_id))
+stack = stack.with_alarm_actions([alarm_topic.arn])
 
 # The pool was created inside SecureApi "api" before it became its own component: same children, same URNs.
 users = UserPool("api", stack.user_pool, moved_from=pulumi.resource.create_urn("api", "app:components:SecureApi"))
@@ -49,6 +58,14 @@ for flow in (registration, orders, uploads):
     api.add_routes(flow.routes)
 api.deploy()
 
+# Alarms, dashboard and saved queries for all of the above: a function added to any of these gets them too.
+observability = Observability("observability", ObservabilityArgs(
+    project=settings.project, stage=settings.stack, tags=settings.tags, alarm_topic_arn=alarm_topic.arn,
+    targets=observe([users, api, health, hello, email, registration, orders, uploads], apis=[api],
+                    asynchronous=["uploads-ingest"], on_failure_destination=["uploads-ingest"],
+                    stream_consumers=["uploads-process"]),
+))
+
 pulumi.export("api_url", api.url)
 pulumi.export("user_pool_id", users.user_pool_id)
 pulumi.export("user_pool_arn", users.arn)
@@ -65,5 +82,7 @@ pulumi.export("uploads_bucket", uploads.uploads_bucket)
 pulumi.export("processed_bucket", uploads.processed_bucket)
 pulumi.export("uploads_stream_name", uploads.stream_name)
 pulumi.export("uploads_failure_queue_url", uploads.failure_queue_url)
+pulumi.export("alarm_topic_arn", alarm_topic.arn)
+pulumi.export("dashboard_name", observability.dashboard_name)
 if api.api_key_id is not None:
     pulumi.export("api_key_id", api.api_key_id)
