@@ -7,6 +7,8 @@
                               ├─ POST /orders ──> SQS (+DLQ) ──> processor ──> S3 receipt + email outbox
                               ├─ GET  /orders/{orderId} ──> S3 receipt (caller's own)
                               └─ POST /uploads[/url], GET /uploads ──> S3 ──> Kinesis ──> consumer ──> S3
+    every failure mode ──alarm──> SNS alarm topic (configured, or the stack's own, encrypted) ──> on-call
+    one CloudWatch dashboard and saved Logs Insights queries, built from the same components
 """
 
 from dataclasses import replace
