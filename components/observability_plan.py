@@ -415,7 +415,6 @@ def plan_queries(targets: Targets, prefix: str) -> list[QueryPlan]:
             QueryPlan(f"{prefix}/request-trace", function_groups,
                       "fields @timestamp, @log, level, message, requestId, messageId\n"
                       "| filter ispresent(requestId) or ispresent(messageId)\n"
-                      "# add: | filter requestId = \"<id>\" or messageId = \"<id>\"\n"
                       "| sort @timestamp asc\n| limit 500"),
             QueryPlan(f"{prefix}/failed-records", function_groups,
                       "fields @timestamp, @log, message, messageId, orderId, key, sequenceNumber, reason, error\n"
