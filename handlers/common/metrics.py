@@ -41,7 +41,7 @@ def document(metrics: Mapping[str, float], *, stage: str, properties: Mapping[st
     if not stage or len(stage) > MAX_PROPERTY_LENGTH:
         raise ValueError("the stage dimension must be 1..1024 characters")
     extra = dict(properties or {})
-    clashes = sorted({"_aws", DIMENSION, *metrics} & set(extra))
+    clashes = sorted({"_aws", DIMENSION, "message", *metrics} & set(extra))
     if clashes:
         raise ValueError(f"properties may not replace the members EMF reads: {clashes}")
     return {
@@ -56,6 +56,8 @@ def document(metrics: Mapping[str, float], *, stage: str, properties: Mapping[st
             ],
         },
         DIMENSION: stage,
+        # Also an ordinary log line of handlers/common/log.py's shape (no level: Lambda files it as INFO).
+        "message": "business metric " + ", ".join(sorted(metrics)),
         **extra,
         **metrics,
     }

@@ -95,6 +95,7 @@ def test_the_dashboard_graphs_exactly_the_metrics_handlers_may_emit() -> None:
         (lambda: metrics.document({"OrdersFailed": 1}, stage=""), "stage"),
         (lambda: metrics.document({"OrdersFailed": 1}, stage="dev", properties={"Stage": "x"}), "replace"),
         (lambda: metrics.document({"OrdersFailed": 1}, stage="dev", properties={"_aws": {}}), "replace"),
+        (lambda: metrics.document({"OrdersFailed": 1}, stage="dev", properties={"message": "x"}), "replace"),
     ],
 )
 def test_refused_documents(call, message) -> None:
@@ -112,7 +113,8 @@ def test_a_refused_metric_never_fails_the_handler(capsys, monkeypatch) -> None:
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=50),
                          st.floats(allow_nan=False, allow_infinity=False))
-property_names = st.text(min_size=1, max_size=30).filter(lambda k: k not in {"_aws", "Stage", *metrics.METRICS})
+property_names = st.text(min_size=1, max_size=30).filter(lambda k: k not in {"_aws", "Stage", "message",
+                                                                             *metrics.METRICS})
 
 
 @settings(max_examples=200, deadline=None)
