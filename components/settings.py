@@ -549,6 +549,12 @@ class StackArgs:
                        orders=replace(self.orders, functions=functions), uploads=replace(self.uploads, functions=functions),
                        api_account=api_account)
 
+    def with_alarm_actions(self, actions: Iterable[Any]) -> StackArgs:
+        """The flows' own alarms (dead-letter and failure queues) notify `actions`: the stack's alarm topic."""
+        actions = tuple(actions)
+        return replace(self, email=replace(self.email, alarm_actions=actions),
+                       orders=replace(self.orders, alarm_actions=actions), uploads=replace(self.uploads, alarm_actions=actions))
+
 
 # Which config key an Args error is about: (words of the error message, config key). First match wins per key.
 _ERROR_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -610,6 +616,7 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
                      "SERVICE_NAME": settings.project},
         label=settings.stack,
         account_id=account_id,
+        application_log_level="INFO" if settings.is_production else "DEBUG",
     ))
     cognito = settings.cognito
     policy = cognito.password_policy

@@ -31,7 +31,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from handlers.common import log
+from handlers.common import log, metrics
 from handlers.common.batch import out_of_time
 
 RECEIPTS_BUCKET = os.environ["RECEIPTS_BUCKET"]
@@ -193,10 +193,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             order = parse_order(record.get("body"))
             outcome = process_order(order)
             log.info("order processed", orderId=order["orderId"], outcome=outcome)
+            if outcome != "duplicate":  # a redelivered order was counted the first time
+                metrics.emit("OrdersConfirmed", orderId=order["orderId"])
         except Exception as exc:  # noqa: BLE001 - one bad record must not fail (or lose) the others
             log.error("order failed", errorType=type(exc).__name__, error=str(exc),
                       receiveCount=(record.get("attributes") or {}).get("ApproximateReceiveCount"))
             failures.append({"itemIdentifier": message_id})
+            metrics.emit("OrdersFailed", messageId=message_id)  # per attempt: the DLQ alarm tells the final ones
             # FIFO: later records of the batch may belong to the same customer; they must not overtake it.
             stop = str(record.get("eventSourceARN", "")).endswith(".fifo")
         finally:

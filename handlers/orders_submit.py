@@ -31,7 +31,7 @@ from typing import Any
 
 import boto3
 
-from handlers.common import log
+from handlers.common import log, metrics
 from handlers.common.claims import Caller, claims_of, require_caller
 from handlers.common.http import HttpError, api_handler, header, json_body, json_response
 from handlers.common.validation import require_valid
@@ -155,4 +155,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     message_id = enqueue(message)
     log.info("order queued", orderId=order_id, messageId=message_id, items=len(message["items"]),
              idempotent=key is not None)
+    metrics.emit("OrdersAccepted", orderId=order_id)
     return json_response(202, {"orderId": order_id, "status": "QUEUED"}, event)

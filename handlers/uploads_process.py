@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from handlers.common import log
+from handlers.common import log, metrics
 from handlers.common.batch import out_of_time
 from handlers.common.uploads import UploadEnv, is_text, parse_upload_key
 
@@ -108,8 +108,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             processed_key = process(decode(record))
             log.info("upload processed", processedKey=processed_key)
+            metrics.emit("UploadsProcessed", processedKey=processed_key)
         except Rejected as exc:
             log.error("record rejected", reason=str(exc))
+            metrics.emit("UploadsRejected", reason=str(exc))
             failures.append({"itemIdentifier": sequence})
         except Exception as exc:  # noqa: BLE001 - one bad record must not fail the batch; it is retried
             log.error("record failed", errorType=type(exc).__name__, error=str(exc))

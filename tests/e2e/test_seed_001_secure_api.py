@@ -17,7 +17,7 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, InvalidClaimError, MissingClaimError
 from joserfc.jwk import KeySet
 
-from offline.runtime import run_stack
+from tests.evaluations import run_stack  # shared, read-only evaluations
 from tests.events import api_event
 
 PASSWORD = "MySecurePass123!"  # noqa: S105 - the seed's test password
