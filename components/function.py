@@ -31,6 +31,8 @@ DEFAULT_SHARED = ("handlers/__init__.py", "handlers/common/*.py")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # X-Ray's write actions have no resource-level permissions: AWS documents Resource "*" for them.
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+# Lambda's application log levels, most to least verbose.
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class FunctionDefaults:
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     label: str = ""  # appended to descriptions, e.g. the stack name
     account_id: pulumi.Input[str] | None = None
+    # Lambda drops JSON log lines below this level before CloudWatch (the stack maps DEBUG outside prod, INFO in it).
+    application_log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         check_range("memory_mb", self.memory_mb, 128, 10240)
@@ -62,6 +66,9 @@ class FunctionDefaults:
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ValueError(f"log_retention_days must be one of CloudWatch's periods, got {self.log_retention_days}")
         check_tags(self.tags)
+        if self.application_log_level not in APPLICATION_LOG_LEVELS:
+            raise ValueError(f"application_log_level must be one of {APPLICATION_LOG_LEVELS}, "
+                             f"got {self.application_log_level!r}")
 
     def describe(self, text: str) -> str:
         return f"{text} ({self.label})" if self.label else text
@@ -244,7 +251,14 @@ class PythonFunction(pulumi.ComponentResource):
             timeout=args.timeout,
             reserved_concurrent_executions=args.reserved_concurrency or defaults.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment) if environment else None,
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
+            # Lambda's JSON log format: its own records (platform.report: duration, memory) become JSON the saved
+            # Logs Insights queries read, and it filters our JSON lines by their "level".
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON",
+                application_log_level=defaults.application_log_level,
+                system_log_level="INFO",  # WARN would drop platform.report, which the duration runbook reads
+                log_group=self.log_group.name,
+            ),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active" if defaults.tracing else "PassThrough"),
             tags=tags,
             # The group must exist (with retention) and the role must be able to write to it before the

@@ -44,6 +44,7 @@ def backlog_alarm(
         resource_name,
         alarm_description=description,
         alarm_actions=list(actions),
+        ok_actions=list(actions),  # on-call also hears when the queue is empty again
         namespace="AWS/SQS",
         metric_name="ApproximateNumberOfMessagesVisible",
         dimensions={"QueueName": queue.name},

@@ -1,8 +1,8 @@
 """UserPool: the Cognito user pool, its groups and the app client. SecureApi's authorizer consumes its ARN
 (or any pool ARNs); functions that manage users take `admin_link()`.
 
-Sign-up is admin-only (POST /register mails a code, POST /register/confirm creates the account); usernames are case-insensitive emails;
-recovery by verified email only; deletion protection and `protect` are separate switches.
+Sign-up is admin-only (POST /register mails a code, POST /register/confirm creates the account); usernames are
+case-insensitive emails; recovery by verified email only; deletion protection and `protect` are separate switches.
 """
 
 from __future__ import annotations

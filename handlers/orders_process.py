@@ -31,7 +31,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from handlers.common import log
+from handlers.common import log, metrics
 from handlers.common.addresses import is_address
 from handlers.common.batch import process_batch, sqs_message_id
 
@@ -186,8 +186,11 @@ def handle(record: dict[str, Any]) -> bool:
     except Exception as exc:  # noqa: BLE001 - reported for a retry, with what the DLQ investigation needs
         log.error("order failed", errorType=type(exc).__name__, error=str(exc),
                   receiveCount=(record.get("attributes") or {}).get("ApproximateReceiveCount"))
+        metrics.emit("OrdersFailed", messageId=record.get("messageId", ""))  # per attempt: the DLQ alarm tells the final ones
         return False
     log.info("order processed", orderId=order["orderId"], outcome=outcome)
+    if outcome != "duplicate":  # a redelivered order was counted the first time
+        metrics.emit("OrdersConfirmed", orderId=order["orderId"])
     return True
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from handlers.common import log
+from handlers.common import log, metrics
 from handlers.common.addresses import is_address
 from handlers.common.claims import Caller, claims_of, require_caller
 from handlers.common.http import HttpError, api_handler, header, json_body, json_response
@@ -200,4 +200,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     message_id = enqueue(message)
     log.info("order queued", orderId=order_id, messageId=message_id, items=len(message["items"]),
              idempotent=key is not None)
+    metrics.emit("OrdersAccepted", orderId=order_id)
     return json_response(202, {"orderId": order_id, "status": "QUEUED"}, event)

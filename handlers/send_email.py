@@ -30,7 +30,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.common import log
+from handlers.common import log, metrics
 from handlers.common.addresses import is_address
 from handlers.common.batch import process_batch, sqs_message_id
 from handlers.common.text import email_safe
@@ -114,6 +114,7 @@ def process(record: dict[str, Any]) -> bool:
         message_id = send(job)
     except InvalidJob as exc:
         log.error("email job rejected", reason=str(exc), receiveCount=receive_count)
+        metrics.emit("EmailsRejected", reason=str(exc))
         return False
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
@@ -123,6 +124,7 @@ def process(record: dict[str, Any]) -> bool:
         log.error("email job failed unexpectedly", reason=str(exc), errorType=type(exc).__name__)
         return False
     log.info("email sent", template=job.template, recipients=len(job.to), sesMessageId=message_id)
+    metrics.emit("EmailsSent", template=job.template)
     return True
 
 

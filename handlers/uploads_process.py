@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from handlers.common import log
+from handlers.common import log, metrics
 from handlers.common.batch import kinesis_sequence, process_batch
 from handlers.common.uploads import MISSING_CODES, UploadEnv, UploadKey, content_problem, is_text, parse_upload_key
 
@@ -94,6 +94,7 @@ def process(payload: dict[str, Any]) -> str | None:
     except Refused as exc:
         log.warning("upload rejected for good", key=upload.key, reason=str(exc))
         record_rejection(upload, str(exc))
+        metrics.emit("UploadsRejected", reason=str(exc))
         return upload.processed_key
 
 
@@ -121,6 +122,7 @@ def _process(upload: UploadKey, payload: dict[str, Any]) -> str | None:
     metadata = {**source.get("Metadata", {}), "source-key": upload.key, "source-etag": source["ETag"].strip('"'),
                 "owner": upload.owner}
     _write(upload.processed_key, transform(body, content_type), content_type, metadata)
+    metrics.emit("UploadsProcessed", processedKey=upload.processed_key)
     return upload.processed_key
 
 
@@ -129,6 +131,7 @@ def handle(record: dict[str, Any]) -> bool:
         processed_key = process(decode(record))
     except Rejected as exc:
         log.error("record rejected", reason=str(exc))
+        metrics.emit("UploadsRejected", reason=str(exc))
         return False
     if processed_key:
         log.info("upload processed", processedKey=processed_key)

@@ -91,6 +91,12 @@ TABLE: dict[str, tuple[Param, ...]] = {
                                             "logGroupClass": "logGroupClass"}),
         *_params("logs", "PutRetentionPolicy", {"retentionInDays": "retentionInDays"}),
     ),
+    "aws:cloudwatch/dashboard:Dashboard": _params("cloudwatch", "PutDashboard", {
+        "dashboardName": "DashboardName", "dashboardBody": "DashboardBody",
+    }),
+    "aws:cloudwatch/queryDefinition:QueryDefinition": _params("logs", "PutQueryDefinition", {
+        "name": "name", "queryString": "queryString", "logGroupNames": "logGroupNames",
+    }),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _params("cloudwatch", "PutMetricAlarm", {
         "name": "AlarmName", "alarmDescription": "AlarmDescription", "alarmActions": "AlarmActions",
         "okActions": "OKActions", "insufficientDataActions": "InsufficientDataActions",
@@ -144,6 +150,10 @@ TABLE: dict[str, tuple[Param, ...]] = {
     "aws:iam/rolePolicy:RolePolicy": _params("iam", "PutRolePolicy", {
         "name": "PolicyName", "role": "RoleName", "policy": "PolicyDocument",
     }),
+    "aws:kms/key:Key": (
+        *_params("kms", "CreateKey", {"policy": "Policy", "description": "Description", "keyUsage": "KeyUsage"}),
+        *_params("kms", "ScheduleKeyDeletion", {"deletionWindowInDays": "PendingWindowInDays"}),
+    ),
     "aws:kinesis/stream:Stream": (
         *_params("kinesis", "CreateStream", {
             "name": "StreamName", "shardCount": "ShardCount", "streamModeDetails.streamMode": "StreamModeDetails.StreamMode",
@@ -263,6 +273,7 @@ TABLE: dict[str, tuple[Param, ...]] = {
         "attributes[].name": "AttributeDefinitions[].AttributeName",
         "attributes[].type": "AttributeDefinitions[].AttributeType",
     }),
+    "aws:sns/topic:Topic": _params("sns", "CreateTopic", {"name": "Name", "kmsMasterKeyId": "Attributes"}),
     "aws:sqs/queue:Queue": _params("sqs", "CreateQueue", {"name": "QueueName"}),
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": _params("sqs", "SetQueueAttributes", {"queueUrl": "QueueUrl"}),
 }
@@ -288,6 +299,19 @@ DOCUMENTED: dict[str, tuple[Documented, ...]] = {
         Documented("retentionInDays", "logs", "PutRetentionPolicy", "retentionInDays",
                    (("enum", _RETENTION_DAYS),), "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
                    "1096, 1827, 2192, 2557, 2922, 3288, and 3653"),
+    ),
+    "aws:cloudwatch/dashboard:Dashboard": (
+        Documented("dashboardName", "cloudwatch", "PutDashboard", "DashboardName", (("pattern", r"[A-Za-z0-9_-]{1,255}"),),
+                   'The maximum length is 255, and valid characters are A-Z, a-z, 0-9, "-", and "_"'),
+    ),
+    "aws:kms/key:Key": (
+        Documented("deletionWindowInDays", "kms", "ScheduleKeyDeletion", "PendingWindowInDays",
+                   (("min", 7), ("max", 30)), "it must be between 7 and 30, inclusive"),
+    ),
+    "aws:sns/topic:Topic": (
+        Documented("name", "sns", "CreateTopic", "Name", (("pattern", r"(?=.{1,256}$)[A-Za-z0-9_-]+(\.fifo)?"),),
+                   "uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 "
+                   "and 256 characters long"),
     ),
     "aws:apigateway/stage:Stage": (
         Documented("stageName", AG, "CreateStage", "stageName", (("pattern", r"[a-zA-Z0-9_-]+"), ("max", 128)),
@@ -318,6 +342,9 @@ DOCUMENTED: dict[str, tuple[Documented, ...]] = {
 # Types the stacks create with nothing botocore can check (no constrained parameter), and why.
 NOTHING_TO_CHECK: dict[str, str] = {
     "aws:apigateway/methodSettings:MethodSettings": "sent as UpdateStage JSON-patch operations (free strings)",
+    "aws:apigateway/account:Account": "sent as UpdateAccount JSON-patch operations (free strings)",
+    "aws:sns/topicPolicy:TopicPolicy": "sent as SetTopicAttributes' free-string AttributeName / AttributeValue",
+    "aws:sns/topicSubscription:TopicSubscription": "Subscribe's Protocol and Endpoint are free strings",
 }
 
 # Required members that reach AWS from somewhere other than the mapped property (ids of parent resources, the

@@ -111,7 +111,9 @@ def _table(inputs: dict, name: str) -> tuple[str, dict]:
 
 def _ses_identity(inputs: dict, name: str) -> tuple[str, dict]:
     identity = inputs.get("emailIdentity") or inputs.get("email") or inputs.get("domain") or name
-    return identity, {"arn": _arn("ses", f"identity/{identity}")}
+    # CreateEmailIdentity answers VerifiedForSendingStatus false: nothing is verified until the link is
+    # clicked or the DKIM records resolve (read again by `pulumi refresh`).
+    return identity, {"arn": _arn("ses", f"identity/{identity}"), "verifiedForSendingStatus": False}
 
 
 def _ses_config_set(inputs: dict, name: str) -> tuple[str, dict]:
@@ -147,6 +149,27 @@ def _user_pool_client(inputs: dict, name: str) -> tuple[str, dict]:
     return _suffix(name, 26), {}
 
 
+def _topic(inputs: dict, name: str) -> tuple[str, dict]:
+    arn = _arn("sns", _auto_name(inputs, "name", name))
+    return arn, {"arn": arn, "name": arn.rsplit(":", 1)[1]}  # SNS identifies a topic by its ARN
+
+
+def _metric_alarm(inputs: dict, name: str) -> tuple[str, dict]:
+    alarm = _auto_name(inputs, "name", name)
+    return alarm, {"name": alarm, "arn": _arn("cloudwatch", f"alarm:{alarm}")}
+
+
+def _dashboard(inputs: dict, name: str) -> tuple[str, dict]:
+    dashboard = inputs.get("dashboardName") or name
+    return dashboard, {"dashboardArn": _arn("cloudwatch", f"dashboard/{dashboard}", region="")}
+
+
+def _kms_key(inputs: dict, name: str) -> tuple[str, dict]:
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    key_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+    return key_id, {"keyId": key_id, "arn": _arn("kms", f"key/{key_id}")}
+
+
 def _generic_id(name: str) -> str:
     return f"{name}-{_suffix(name)}"
 
@@ -171,6 +194,10 @@ _COMPUTED: dict[str, Any] = {
     "aws:sesv2/configurationSet:ConfigurationSet": _ses_config_set,
     "aws:ses/configurationSet:ConfigurationSet": _ses_config_set,
     "aws:ses/template:Template": _ses_template,
+    "aws:sns/topic:Topic": _topic,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:kms/key:Key": _kms_key,
 }
 
 

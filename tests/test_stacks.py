@@ -7,12 +7,14 @@ import json
 import pytest
 from policy_sentry.querying.actions import get_actions_that_support_wildcard_arns_only
 
-from offline.runtime import run_stack, stacks
+from offline.runtime import stacks
+from tests.evaluations import run_stack  # one evaluation per configuration: these tests only read
 from tests.graph import PERMISSION, as_list, dependency, routes
 
 STACKS = stacks()
 PUBLIC_ROUTES = {"GET /health", "POST /register"}
-WILDCARD_ONLY = {a.lower() for service in ("xray", "kinesis") for a in get_actions_that_support_wildcard_arns_only(service)}
+WILDCARD_ONLY = {
+    a.lower() for service in ("xray", "kinesis", "logs") for a in get_actions_that_support_wildcard_arns_only(service)}
 
 
 def test_the_three_stacks_exist() -> None:
@@ -190,7 +192,7 @@ def test_the_program_only_reads_account_and_region_data(run_pulumi, recording_mo
 # Provider endpoint key for each resource module the program uses (the provider's `endpoints` names).
 ENDPOINT_FOR_MODULE = {
     "apigateway": "apigateway", "cognito": "cognitoidp", "iam": "iam", "kinesis": "kinesis", "lambda": "lambda",
-    "s3": "s3", "ses": "ses", "sesv2": "sesv2", "sqs": "sqs", "kms": "kms",
+    "s3": "s3", "ses": "ses", "sesv2": "sesv2", "sqs": "sqs", "kms": "kms", "sns": "sns",
 }
 
 
@@ -208,20 +210,24 @@ def test_local_stack_sends_every_service_the_program_uses_to_localstack() -> Non
             continue
         module, kind = resource.type.split(":")[1].split("/")
         if module == "cloudwatch":
-            needed.add("cloudwatchlogs" if kind.startswith("logGroup") else "cloudwatch")
+            needed.add("logs" if kind.startswith(("logGroup", "queryDefinition")) else "cloudwatch")
         else:
             needed.add(ENDPOINT_FOR_MODULE[module])
     assert needed <= set(endpoints), needed - set(endpoints)
     assert config["aws:region"] == "us-east-1"
     assert (config["aws:accessKey"], config["aws:secretKey"]) == ("test", "test")
-    assert config["aws:skipCredentialsValidation"] and config["aws:skipRequestingAccountId"]
+    assert config["aws:skipCredentialsValidation"] and "aws:skipRequestingAccountId" not in config
     assert config["aws:s3UsePathStyle"] is True
 
 
 def test_every_alarm_notifies_the_configured_topic() -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:on-call"
-    quiet, paged = run_stack("dev"), run_stack("dev", overrides={"alarmTopicArn": topic})
+    own, paged = run_stack("dev"), run_stack("dev", overrides={"alarmTopicArn": topic})
     alarms = paged.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert len(alarms) == 3  # email DLQ, orders DLQ, uploads failure queue
+    # email DLQ, orders DLQ, uploads failure queue; the rest are Observability's (tests/components/test_observability.py)
+    assert len([a for a in alarms if a.inputs["namespace"] == "AWS/SQS"]) == 3
     assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
-    assert all(not a.inputs.get("alarmActions") for a in quiet.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
+    # Without a configured topic the stack's own (encrypted) topic is notified: no alarm goes nowhere.
+    (own_topic,) = own.of_type("aws:sns/topic:Topic")
+    assert all(a.inputs["alarmActions"] == [own_topic.outputs["arn"]]
+               for a in own.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))

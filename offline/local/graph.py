@@ -23,6 +23,12 @@ EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeC
 # handled by a provisioner or the API emulation is reported as "not supported yet" (never a crash).
 IGNORED_TYPES: dict[str, str] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": "alarms are not evaluated locally",
+    "aws:cloudwatch/dashboard:Dashboard": "no CloudWatch console locally",
+    "aws:cloudwatch/queryDefinition:QueryDefinition": "no Logs Insights locally (function logs go to the runtime's log)",
+    "aws:kms/key:Key": "no KMS locally",
+    "aws:sns/topic:Topic": "alarms are not evaluated locally, so nothing publishes to the alarm topic",
+    "aws:sns/topicPolicy:TopicPolicy": "alarms are not evaluated locally, so nothing publishes to the alarm topic",
+    "aws:sns/topicSubscription:TopicSubscription": "alarms are not evaluated locally, so nothing is delivered",
     "aws:apigateway/deployment:Deployment": "the local API always serves the current graph",
     "aws:apigateway/methodSettings:MethodSettings": "throttling is not emulated",
     "aws:apigateway/usagePlan:UsagePlan": "quotas and throttles are not emulated (keys are checked)",

@@ -50,7 +50,8 @@ def test_log_group_is_the_functions_own_with_stack_retention(run_pulumi) -> None
     assert fn.inputs["name"] == "secure-serverless-dev-worker"
     assert group.inputs["name"] == "/aws/lambda/secure-serverless-dev-worker"
     assert group.inputs["retentionInDays"] == 30
-    assert fn.inputs["loggingConfig"] == {"logFormat": "Text", "logGroup": group.inputs["name"]}
+    assert fn.inputs["loggingConfig"] == {"logFormat": "JSON", "applicationLogLevel": "DEBUG", "systemLogLevel": "INFO",
+                                          "logGroup": group.inputs["name"]}
 
 
 def test_baseline_policy_is_only_log_writes_on_its_own_group(run_pulumi) -> None:

@@ -178,7 +178,7 @@ def test_component_outputs_are_registered(run) -> None:
 
 @pytest.fixture(scope="module", params=stacks())
 def stack_run(request):
-    from offline.runtime import run_stack
+    from tests.evaluations import run_stack  # shared, read-only evaluations
 
     return run_stack(request.param)
 

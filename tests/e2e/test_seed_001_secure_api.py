@@ -20,7 +20,7 @@ from joserfc.errors import BadSignatureError, InvalidClaimError, MissingClaimErr
 from joserfc.jwk import KeySet
 
 from components.email_templates import ses_template_input
-from offline.runtime import run_stack
+from tests.evaluations import run_stack  # shared, read-only evaluations
 from tests.events import ACCOUNT_ID, REGION, api_event, sqs_event_from_messages
 from tests.handlers.test_send_email import CONFIGURATION_SET, SENDER, TEMPLATES, physical_names, sender_env
 

@@ -27,7 +27,8 @@ from offline.aws_constraints import (
     resolve,
     violations,
 )
-from offline.runtime import run_stack, stacks
+from offline.runtime import stacks
+from tests.evaluations import run_stack  # shared, read-only evaluations
 
 STATEMENT_ID = re.compile(r"^[a-zA-Z0-9-_]+$")
 

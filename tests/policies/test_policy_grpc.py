@@ -16,7 +16,7 @@ import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
-from offline.runtime import REPO_ROOT, run_stack
+from offline.runtime import REPO_ROOT
 from policies.check import stack_config_path
 from policies.guard import RULES
 from policies.guard.adapters import from_program_run
@@ -24,6 +24,7 @@ from policies.guard.config import RuleConfig, load, reconcile
 from policies.guard.crossguard import RECHECK
 from policies.guard.engine import evaluate
 from policies.guard.model import UNKNOWN, Graph, Resource
+from tests.evaluations import run_stack  # shared, read-only evaluations
 from tests.policies.policy_builders import allow, app_config, document, named, wire, with_props
 
 PACK_DIR = REPO_ROOT / "policies"

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from offline.runtime import REPO_ROOT, run_stack, stacks
+from offline.runtime import REPO_ROOT, stacks
 from policies.check import stack_config_path
 from policies.guard import RULES
 from policies.guard.adapters import from_program_run
@@ -16,6 +16,7 @@ from policies.guard.config import load
 from policies.guard.engine import evaluate
 from policies.guard.iam import Statement, parse_document, resource_scopable
 from policies.guard.model import Graph, Resource
+from tests.evaluations import run_stack  # shared, read-only evaluations
 from tests.policies.policy_builders import with_props, with_resource
 
 if not (REPO_ROOT / "__main__.py").exists():
