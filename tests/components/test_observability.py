@@ -152,7 +152,7 @@ def functions_and_alarms(run: ProgramRun) -> tuple[list[str], dict[str, set[str]
 
 def test_program_every_function_has_its_alarms(dev: ProgramRun) -> None:
     names, metrics = functions_and_alarms(dev)
-    assert len(names) == 12
+    assert len(names) == 13  # with registration-confirm
     for name in names:
         assert {"Errors", "Throttles", "Duration"} <= metrics[name], name
     assert {"AsyncEventsDropped", "DestinationDeliveryFailures"} <= metrics["secure-serverless-dev-uploads-ingest"]
