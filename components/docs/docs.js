@@ -19,10 +19,14 @@ function base64Url(bytes) {
   return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+// RFC 7636 S256: BASE64URL(SHA256(ASCII(code_verifier))); the verifier is 32 random bytes (43 characters).
+async function challengeFor(verifier) {
+  return base64Url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+}
+
 async function pkcePair() {
   const verifier = base64Url(crypto.getRandomValues(new Uint8Array(32)));
-  const challenge = base64Url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
-  return { verifier, challenge };
+  return { verifier, challenge: await challengeFor(verifier) };
 }
 
 async function signIn(event) {

@@ -184,3 +184,43 @@ def test_the_published_examples_are_valid_requests_of_their_routes() -> None:
     assert document["paths"]["/orders"]["post"]["responses"]["202"]["content"]["application/json"]["example"] == {
         "orderId": "01J9Z6X8Q4M2V7T3K5N1R8B0CD", "status": "QUEUED"}
     assert json.dumps(document)  # plain JSON: publishable as openapi.json as is
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_programs_route_table_is_documented_exactly_as_deployed(stack, monkeypatch) -> None:
+    # The table SecureApi plans its Methods from, recorded on the way in; the Methods from the recorded graph.
+    import components.secure_api as secure_api
+    from offline.runtime import run_stack
+    from tests.graph import routes as deployed_routes
+
+    planned: list[list[RouteSpec]] = []
+    real_plan = secure_api.plan_routes
+
+    def recording_plan(specs, **kwargs):
+        planned.append(list(specs))
+        return real_plan(specs, **kwargs)
+
+    monkeypatch.setattr(secure_api, "plan_routes", recording_plan)
+    run = run_stack(stack)
+    table = planned[-1]
+    document = build_document(table, ALL_SCHEMAS, title="secure-serverless", version=stack, examples=load_examples())
+    validate(document, cls=OpenAPIV30SpecValidator)
+
+    methods = {k: v for k, v in deployed_routes(run).items() if v.method != "OPTIONS"}
+    assert operations(document) == set(methods)  # no route missing, none extra
+    for key, view in methods.items():
+        op = document["paths"][view.path][view.method.lower()]
+        assert (op["security"] == []) == (view.authorization == "NONE"), key
+        body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+        models = view.resource.inputs.get("requestModels") or {}
+        if body is None:
+            assert not models, key
+        else:
+            gateway_model = next(m for m in run.of_type("aws:apigateway/model:Model")
+                                 if m.outputs.get("name") == models["application/json"])
+            assert body == f"#/components/schemas/{gateway_model.inputs['name']}"
+            # The published schema is the one API Gateway validates with.
+            published = document["components"]["schemas"][gateway_model.inputs["name"]]
+            original = json.loads(gateway_model.inputs["schema"])
+            original.pop("$schema", None)
+            assert published == original, key
