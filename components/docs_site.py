@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_aws as aws
@@ -56,6 +57,14 @@ def content_security_policy(connect_sources: Sequence[str] = ()) -> str:
         f"connect-src {connect}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
         "upgrade-insecure-requests"
     )
+
+
+def origin_of(url: str) -> str:
+    """`https://host[:port]` of a URL (what a CSP source or a CORS origin names)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise ValueError(f"{url!r} is not an https URL")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,14 @@ class DocsSite(pulumi.ComponentResource):
             opts=child,
         )
         sec = aws.cloudfront
+        # Same-origin /api/* needs no connect source; otherwise the page calls the stage's own origin.
+        csp = (
+            content_security_policy(args.connect_sources)
+            if args.api_origin is not None
+            else pulumi.Output.from_input(args.api_url).apply(
+                lambda url: content_security_policy([*args.connect_sources, origin_of(url)])
+            )
+        )
         self.headers_policy = aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-security-headers",
             comment="HSTS, nosniff, no framing, strict referrer, CSP the docs page satisfies",
@@ -168,7 +185,7 @@ class DocsSite(pulumi.ComponentResource):
                     referrer_policy="strict-origin-when-cross-origin", override=True
                 ),
                 content_security_policy=sec.ResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicyArgs(
-                    content_security_policy=content_security_policy(args.connect_sources), override=True
+                    content_security_policy=csp, override=True
                 ),
             ),
             opts=child,

@@ -84,15 +84,30 @@ function showSession() {
   signOutLink.addEventListener('click', signOut);
   if (!state.tokens) return;
   document.getElementById('signed-in').hidden = false;
+  const api = state.config.apiUrl;
+  // A Cognito authorizer without scopes accepts the ID token; with scopes, only an access token carrying one.
   document.getElementById('curl-hello').textContent =
-    `curl -H "Authorization: Bearer ${state.tokens.access_token}" ${state.config.apiUrl}/hello`;
+    `curl -H "Authorization: Bearer ${state.tokens.id_token}" ${api}/hello`;
+  const scoped = firstScopedOperation();
+  document.getElementById('curl-scoped').textContent = scoped
+    ? `curl -X ${scoped.method.toUpperCase()} -H "Authorization: Bearer ${state.tokens.access_token}" ${api}${scoped.path}`
+    : 'No route of this API requires a scope.';
   document.getElementById('call-hello').addEventListener('click', async () => {
     const out = document.getElementById('hello-result');
-    const response = await fetch(`${state.config.apiUrl}/hello`, {
-      headers: { Authorization: `Bearer ${state.tokens.access_token}` },
-    });
+    const response = await fetch(`${api}/hello`, { headers: { Authorization: `Bearer ${state.tokens.id_token}` } });
     out.textContent = `${response.status} ${await response.text()}`;
   });
+}
+
+function firstScopedOperation() {
+  const schemes = state.document.components.securitySchemes || {};
+  for (const [path, item] of Object.entries(state.document.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      const requirement = (operation.security || [])[0] || {};
+      if (Object.keys(requirement).some((name) => (schemes[name] || {}).type === 'oauth2')) return { method, path };
+    }
+  }
+  return null;
 }
 
 function authText(operation, schemes) {

@@ -55,3 +55,19 @@ def test_auth_is_described_from_the_documents_security() -> None:
         "ID token (Authorization: Bearer)",
         "access token with scope https://api.example.com/orders.read + API key in x-api-key",
     ]
+
+
+def test_the_access_token_example_uses_a_route_that_requires_scopes() -> None:
+    document = {
+        "components": {"securitySchemes": {"cognitoIdToken": {"type": "http"}, "cognitoOAuth": {"type": "oauth2"}}},
+        "paths": {
+            "/hello": {"get": {"security": [{"cognitoIdToken": []}]}},
+            "/orders/{orderId}": {"get": {"security": [{"cognitoOAuth": ["https://api.example.com/orders.read"]}]}},
+        },
+    }
+    found, none = evaluate(
+        f"(state.document = {json.dumps(document)}, firstScopedOperation())",
+        "(state.document.paths['/orders/{orderId}'].get.security = [{cognitoIdToken: []}], firstScopedOperation())",
+    )
+    assert found == {"method": "get", "path": "/orders/{orderId}"}
+    assert none is None

@@ -178,6 +178,10 @@ def test_without_api_origin_only_the_bucket_is_served(run_pulumi) -> None:
     assert "orderedCacheBehaviors" not in dist
     config = json.loads(run.named("docs-config.json").inputs["content"])
     assert config["apiUrl"] == "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev"
+    # The page then calls the stage cross-origin: its CSP must allow exactly that origin too.
+    headers = run.named("docs-security-headers").inputs["securityHeadersConfig"]
+    assert headers["contentSecurityPolicy"]["contentSecurityPolicy"] == content_security_policy(
+        (HOSTED_UI, "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"))
 
 
 def test_page_openapi_and_config_are_published_under_docs(run_pulumi) -> None:
