@@ -140,15 +140,16 @@ def _operation_id(method: str, path: str, taken: set[str]) -> str:
 
 
 def _security(planned: PlannedMethod, scopes: tuple[str, ...]) -> list[dict[str, list[str]]]:
+    """Security requirements; OpenAPI ORs the list's entries and ANDs the scopes within one entry."""
     route = planned.route
-    requirement: dict[str, list[str]] = {}
-    if planned.authorization != NONE:
-        # API Gateway: with authorizationScopes only an access token carrying one of them passes; without,
-        # the Cognito authorizer takes the ID token (or any access token of the pool).
-        requirement[OAUTH_SCHEME if scopes else ID_TOKEN_SCHEME] = list(scopes)
-    if route.api_key_required:
-        requirement[API_KEY_SCHEME] = []
-    return [requirement] if requirement else []
+    api_key = {API_KEY_SCHEME: []} if route.api_key_required else {}
+    if planned.authorization == NONE:
+        return [api_key] if api_key else []
+    if scopes:
+        # API Gateway admits an access token carrying ANY of a Method's authorizationScopes: one entry each.
+        return [{OAUTH_SCHEME: [scope], **api_key} for scope in scopes]
+    # Without scopes the Cognito authorizer takes the ID token.
+    return [{ID_TOKEN_SCHEME: [], **api_key}]
 
 
 def _error_ref(status: str) -> dict[str, str]:

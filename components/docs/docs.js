@@ -103,8 +103,9 @@ function firstScopedOperation() {
   const schemes = state.document.components.securitySchemes || {};
   for (const [path, item] of Object.entries(state.document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
-      const requirement = (operation.security || [])[0] || {};
-      if (Object.keys(requirement).some((name) => (schemes[name] || {}).type === 'oauth2')) return { method, path };
+      const requirements = operation.security || [];
+      const scoped = requirements.some((r) => Object.keys(r).some((name) => (schemes[name] || {}).type === 'oauth2'));
+      if (scoped) return { method, path };
     }
   }
   return null;
@@ -112,12 +113,13 @@ function firstScopedOperation() {
 
 function authText(operation, schemes) {
   if (!operation.security || operation.security.length === 0) return 'public: no token';
-  return Object.entries(operation.security[0]).map(([name, scopes]) => {
+  // Entries are alternatives; the schemes within one entry are all required.
+  return operation.security.map((requirement) => Object.entries(requirement).map(([name, scopes]) => {
     const scheme = schemes[name] || {};
-    if (scheme.type === 'oauth2') return `access token with scope ${scopes.join(' or ')}`;
+    if (scheme.type === 'oauth2') return `access token with scope ${scopes.join(' and ')}`;
     if (scheme.type === 'apiKey') return `API key in ${scheme.name}`;
     return 'ID token (Authorization: Bearer)';
-  }).join(' + ');
+  }).join(' + ')).join(', or ');
 }
 
 function curlFor(method, path, operation) {

@@ -48,12 +48,14 @@ def test_auth_is_described_from_the_documents_security() -> None:
             {"security": []},
             {"security": [{"cognitoIdToken": []}]},
             {"security": [{"cognitoOAuth": ["https://api.example.com/orders.read"], "apiKey": []}]},
+            {"security": [{"cognitoOAuth": ["s/orders.read"]}, {"cognitoOAuth": ["s/orders.write"]}]},
         )
     ))
     assert results == [
         "public: no token",
         "ID token (Authorization: Bearer)",
         "access token with scope https://api.example.com/orders.read + API key in x-api-key",
+        "access token with scope s/orders.read, or access token with scope s/orders.write",
     ]
 
 

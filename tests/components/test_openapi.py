@@ -89,13 +89,16 @@ def test_each_operation_states_the_auth_the_method_is_deployed_with(routes) -> N
     document = document_for(routes)
     for route in routes:
         op = document["paths"][openapi_path(route.path)][route.method.lower()]
-        expected: dict[str, list[str]] = {}
-        if not route.public:
-            expected[OAUTH_SCHEME if route.scopes else ID_TOKEN_SCHEME] = list(route.scopes)
-        if route.api_key_required:
-            expected[API_KEY_SCHEME] = []
-        # `[]` overrides nothing and means "no auth": only public, key-less routes may say it.
-        assert op["security"] == ([expected] if expected else [])
+        api_key = {API_KEY_SCHEME: []} if route.api_key_required else {}
+        if route.public:
+            # `[]` overrides nothing and means "no auth": only public, key-less routes may say it.
+            expected = [api_key] if api_key else []
+        elif route.scopes:
+            # API Gateway takes an access token with ANY of the scopes; OpenAPI ORs requirement entries.
+            expected = [{OAUTH_SCHEME: [scope], **api_key} for scope in route.scopes]
+        else:
+            expected = [{ID_TOKEN_SCHEME: [], **api_key}]
+        assert op["security"] == expected
         assert ("401" in op["responses"]) == (not route.public)
         assert ("403" in op["responses"]) == bool(route.scopes or route.api_key_required)
         assert op["responses"]["429"] == {"$ref": "#/components/responses/TooManyRequests"}
