@@ -27,8 +27,9 @@ DEFAULT_SCOPES = {
 # and the reserved words aws, amazon and cognito are refused.
 _PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _RESERVED = ("aws", "amazon", "cognito")
-# A custom scope name: Cognito allows printable ASCII without spaces, quotes or backslashes.
-_SCOPE_NAME = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$")
+# A custom scope name (CreateResourceServer ScopeName): printable ASCII without spaces, quotes, '/' or '\\'.
+_SCOPE_NAME = re.compile(r"^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$")
+_IDENTIFIER = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -71,8 +72,8 @@ class HostedUiArgs:
             # The Hosted UI's custom domain is served by CloudFront: its certificate must be in us-east-1.
             if not (self.certificate_arn or "").startswith("arn:aws:acm:us-east-1:"):
                 raise ValueError("a custom Hosted UI domain needs an ACM certificate_arn in us-east-1")
-        if not self.resource_server_identifier or len(self.resource_server_identifier) > 256:
-            raise ValueError("resource_server_identifier must be 1..256 characters")
+        if not _IDENTIFIER.match(self.resource_server_identifier):
+            raise ValueError("resource_server_identifier: 1..256 printable characters, no spaces, quotes or '\\'")
         if not self.scopes or len(self.scopes) > 100:
             raise ValueError("a resource server has 1..100 scopes")
         for name, description in self.scopes.items():

@@ -294,3 +294,15 @@ def test_config_is_published_once(run_pulumi) -> None:
 
     with pytest.raises(Exception, match="already published"):
         run_pulumi(program)
+
+
+def test_aws_limits_on_the_edge_resources_apply(run_pulumi) -> None:
+    # CloudFront function names are at most 64 characters: the provider's auto-name of a long component's
+    # function (`<name>-viewer-request-<7 hex>`) is refused as AWS would refuse it.
+    def program():
+        settings = stack_settings.load()
+        DocsSite("d" * 43, DocsSiteArgs(bucket=SecureBucketArgs(settings=settings, deferred_policy=True),
+                                        openapi="{}", api_url="https://x"))
+
+    with pytest.raises(Exception, match="CreateFunction Name"):
+        run_pulumi(program)

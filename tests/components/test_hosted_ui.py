@@ -75,7 +75,9 @@ def test_app_client_is_public_code_flow_only_with_standard_and_custom_scopes(run
           "certificate_arn": CERT.replace("us-east-1", "eu-west-1")}, "us-east-1"),
         ({"scopes": {"openid": "x"}}, "not a valid custom scope"),
         ({"scopes": {"orders read": "x"}}, "not a valid custom scope"),
+        ({"scopes": {"orders/read": "x"}}, "not a valid custom scope"),
         ({"access_token_minutes": 2}, "5 minutes"),
+        ({"resource_server_identifier": "orders api"}, "resource_server_identifier"),
     ],
 )
 def test_args_refuse_what_cognito_would(overrides, message) -> None:
