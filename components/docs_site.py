@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_aws as aws
 
-from components.bucket import SecureBucket, SecureBucketArgs
+from .bucket import SecureBucket, SecureBucketArgs
+from .tokens import component_type
 
 COMPONENTS_DIR = Path(__file__).resolve().parent
 VIEWER_REQUEST_FUNCTION = COMPONENTS_DIR / "edge" / "docs_viewer_request.js"
@@ -135,7 +136,7 @@ class DocsSite(pulumi.ComponentResource):
     api_base_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: DocsSiteArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:DocsSite", name, None, opts)
+        super().__init__(component_type("DocsSite"), name, None, opts)
         self._name = name
         self._config_published = False
         child = pulumi.ResourceOptions(parent=self)

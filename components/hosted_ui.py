@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from .tokens import component_type
+
 STANDARD_SCOPES = ("openid", "email", "profile")
 DEFAULT_SCOPES = {
     "orders.read": "Read your orders",
@@ -107,7 +109,7 @@ class HostedUi(pulumi.ComponentResource):
     token_url: str
 
     def __init__(self, name: str, args: HostedUiArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:HostedUi", name, None, opts)
+        super().__init__(component_type("HostedUi"), name, None, opts)
         self._name = name
         self._args = args
         child = pulumi.ResourceOptions(parent=self)

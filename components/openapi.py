@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from components.api_plan import NONE, PlannedMethod, model_name, plan_routes
+from .api_plan import NONE, PlannedMethod, model_name, plan_routes
 
 OPENAPI_VERSION = "3.0.3"
 EXAMPLES_FILE = Path(__file__).resolve().parent / "docs" / "examples.json"

@@ -7,7 +7,6 @@ from html.parser import HTMLParser
 
 import pytest
 
-from components import settings as stack_settings
 from components.bucket import SecureBucketArgs
 from components.docs_site import (
     ALL_VIEWER_EXCEPT_HOST_HEADER,
@@ -34,11 +33,10 @@ CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-1b2a-4c3d-8e9f-a
 
 def site_program(*, api_origin=True, domain=None, sign_in=True, price_class="PriceClass_100"):
     def program():
-        settings = stack_settings.load()
         docs = DocsSite(
             "docs",
             DocsSiteArgs(
-                bucket=SecureBucketArgs(settings=settings, deferred_policy=True),
+                bucket=SecureBucketArgs(force_destroy=True, deferred_policy=True),
                 openapi=OPENAPI,
                 api_url="https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev",
                 price_class=price_class,
@@ -267,10 +265,9 @@ def test_the_docs_page_satisfies_its_csp() -> None:
 )
 def test_args_refuse_what_aws_or_the_design_would_not_take(change, message, run_pulumi) -> None:
     def program():
-        settings = stack_settings.load()
         values = {"price_class": "PriceClass_100", "connect_sources": (), **change}
         deferred = values.pop("bucket_deferred", True)
-        DocsSiteArgs(bucket=SecureBucketArgs(settings=settings, deferred_policy=deferred), openapi="{}",
+        DocsSiteArgs(bucket=SecureBucketArgs(deferred_policy=deferred), openapi="{}",
                      api_url="https://x", **values)
 
     with pytest.raises(Exception, match=message):
@@ -286,8 +283,7 @@ def test_custom_domain_certificate_must_be_in_us_east_1() -> None:
 
 def test_config_is_published_once(run_pulumi) -> None:
     def program():
-        settings = stack_settings.load()
-        docs = DocsSite("docs", DocsSiteArgs(bucket=SecureBucketArgs(settings=settings, deferred_policy=True),
+        docs = DocsSite("docs", DocsSiteArgs(bucket=SecureBucketArgs(force_destroy=True, deferred_policy=True),
                                              openapi="{}", api_url="https://x"))
         docs.publish_config()
         docs.publish_config()
@@ -300,8 +296,7 @@ def test_aws_limits_on_the_edge_resources_apply(run_pulumi) -> None:
     # CloudFront function names are at most 64 characters: the provider's auto-name of a long component's
     # function (`<name>-viewer-request-<7 hex>`) is refused as AWS would refuse it.
     def program():
-        settings = stack_settings.load()
-        DocsSite("d" * 43, DocsSiteArgs(bucket=SecureBucketArgs(settings=settings, deferred_policy=True),
+        DocsSite("d" * 43, DocsSiteArgs(bucket=SecureBucketArgs(force_destroy=True, deferred_policy=True),
                                         openapi="{}", api_url="https://x"))
 
     with pytest.raises(Exception, match="CreateFunction Name"):
