@@ -117,13 +117,16 @@ class Route:
     api_key_required: bool = False
     # Names the target in the redeploy fingerprint; defaults to the target's Pulumi resource name.
     label: str | None = None
+    # Full OAuth scope names (`<resource server>/<scope>`): the Method then takes only access tokens carrying one.
+    scopes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.target_label  # noqa: B018 (raises now, not at deploy)
 
     @property
     def spec(self) -> RouteSpec:
-        return RouteSpec(self.method, self.path, self.public, self.request_schema, self.api_key_required)
+        return RouteSpec(self.method, self.path, self.public, self.request_schema, self.api_key_required,
+                         tuple(self.scopes))
 
     @property
     def target_label(self) -> str:
@@ -259,6 +262,11 @@ class SecureApi(pulumi.ComponentResource):
         self._plan(candidate)
         self._routes = candidate
 
+    @property
+    def route_specs(self) -> tuple[RouteSpec, ...]:
+        """The route table as data (what the OpenAPI document is generated from)."""
+        return tuple(r.spec for r in self._routes)
+
     def _plan(self, routes: Sequence[Route]) -> ApiPlan:
         return check_routes(routes, self._args)
 
@@ -388,6 +396,8 @@ class SecureApi(pulumi.ComponentResource):
             http_method=route.method,
             authorization=planned.authorization,
             authorizer_id=None if route.public or self.authorizer is None else self.authorizer.id,
+            # With scopes the Cognito authorizer admits only access tokens carrying one of them (no ID tokens).
+            authorization_scopes=list(route.scopes) or None,
             api_key_required=route.api_key_required,
             request_parameters={f"method.request.path.{p}": True for p in planned.path_parameters} or None,
             request_models={"application/json": models[schema].name} if schema else None,
