@@ -13,7 +13,7 @@ The bucket is a SecureBucket whose one policy is TLS-only plus a read grant to e
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -86,14 +86,6 @@ class CustomDomain:
 
 
 @dataclass(frozen=True)
-class ApiOrigin:
-    """The REST API stage served at /api/* (`domain_name` = `<id>.execute-api.<region>.amazonaws.com`)."""
-
-    domain_name: pulumi.Input[str]
-    stage: str
-
-
-@dataclass(frozen=True)
 class SignIn:
     """What the page needs to start the Hosted UI authorization-code + PKCE flow (no secret: a public client)."""
 
@@ -104,14 +96,16 @@ class SignIn:
 
 @dataclass(frozen=True)
 class DocsSiteArgs:
-    bucket: SecureBucketArgs
-    # The OpenAPI document (JSON text) to publish, e.g. `components.openapi.build_document(...)` serialized.
-    openapi: pulumi.Input[str]
-    # The API stage URL the page shows in curl lines (used when no /api/* behavior serves it).
-    api_url: pulumi.Input[str]
+    bucket: SecureBucketArgs = field(default_factory=lambda: SecureBucketArgs(deferred_policy=True))
+    # The OpenAPI document (JSON text) to publish, e.g. `components.openapi.document_json(...)`.
+    openapi: pulumi.Input[str] | None = None
+    # The API stage URL (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`): shown in curl lines, and
+    # the origin of the /api/* behavior when `serve_api` is set.
+    api_url: pulumi.Input[str] | None = None
     title: str = "API reference"
     price_class: str = "PriceClass_100"
-    api_origin: ApiOrigin | None = None
+    # Also serve the API at /api/* (uncached, Authorization forwarded): one domain for docs and API.
+    serve_api: bool = False
     domain: CustomDomain | None = None
     # Origins the page may call besides itself: the Hosted UI (token endpoint) and the API when cross-origin.
     connect_sources: tuple[str, ...] = ()
@@ -128,6 +122,10 @@ class DocsSiteArgs:
         if len(content_security_policy(self.connect_sources)) > CSP_MAX_LENGTH:
             raise ValueError(f"the Content-Security-Policy is longer than CloudFront's {CSP_MAX_LENGTH} characters")
 
+    def with_api(self, openapi: pulumi.Input[str], api_url: pulumi.Input[str]) -> DocsSiteArgs:
+        """The API this site documents (known once the API's stage exists)."""
+        return replace(self, openapi=openapi, api_url=api_url)
+
 
 class DocsSite(pulumi.ComponentResource):
     distribution: aws.cloudfront.Distribution
@@ -137,6 +135,8 @@ class DocsSite(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DocsSiteArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(component_type("DocsSite"), name, None, opts)
+        if args.openapi is None or args.api_url is None:
+            raise ValueError(f"DocsSite {name!r}: give the API with DocsSiteArgs.with_api(openapi, api_url)")
         self._name = name
         self._config_published = False
         child = pulumi.ResourceOptions(parent=self)
@@ -161,12 +161,11 @@ class DocsSite(pulumi.ComponentResource):
         )
         sec = aws.cloudfront
         # Same-origin /api/* needs no connect source; otherwise the page calls the stage's own origin.
+        api_url = pulumi.Output.from_input(args.api_url)
         csp = (
             content_security_policy(args.connect_sources)
-            if args.api_origin is not None
-            else pulumi.Output.from_input(args.api_url).apply(
-                lambda url: content_security_policy([*args.connect_sources, origin_of(url)])
-            )
+            if args.serve_api
+            else api_url.apply(lambda url: content_security_policy([*args.connect_sources, origin_of(url)]))
         )
         self.headers_policy = aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-security-headers",
@@ -205,12 +204,13 @@ class DocsSite(pulumi.ComponentResource):
             )
         ]
         ordered_behaviors = []
-        if args.api_origin is not None:
+        if args.serve_api:
+            # The stage URL names both: its host is the origin, its path (`/<stage>`) the origin path.
             origins.append(
                 aws.cloudfront.DistributionOriginArgs(
                     origin_id="rest-api",
-                    domain_name=args.api_origin.domain_name,
-                    origin_path=f"/{args.api_origin.stage}",
+                    domain_name=api_url.apply(lambda url: urlsplit(url).netloc),
+                    origin_path=api_url.apply(lambda url: urlsplit(url).path.rstrip("/")),
                     custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
                         http_port=80, https_port=443, origin_protocol_policy="https-only",
                         origin_ssl_protocols=["TLSv1.2"],
@@ -298,7 +298,7 @@ class DocsSite(pulumi.ComponentResource):
         self.domain_name = self.distribution.domain_name
         self.docs_url = pulumi.Output.concat("https://", host, "/", DOCS_PREFIX)
         self.api_base_url = (
-            pulumi.Output.concat("https://", host, "/api") if args.api_origin else pulumi.Output.from_input(args.api_url)
+            pulumi.Output.concat("https://", host, "/api") if args.serve_api else api_url
         )
         self._title = args.title
         self.register_outputs(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -45,9 +45,10 @@ def check_redirect_url(url: str) -> None:
 
 @dataclass(frozen=True)
 class HostedUiArgs:
-    user_pool_id: pulumi.Input[str]
     # Identifier of the resource server: the prefix of every custom scope (`<identifier>/orders.read`).
     resource_server_identifier: str
+    # The pool to sign in to (e.g. `UserPool.user_pool_id`); set with `with_user_pool(...)` when it is an Output.
+    user_pool_id: pulumi.Input[str] | None = None
     domain_prefix: str | None = None
     custom_domain: str | None = None
     certificate_arn: str | None = None
@@ -88,6 +89,9 @@ class HostedUiArgs:
         if not 1 <= self.refresh_token_days <= 3650:
             raise ValueError("refresh tokens are valid 1 .. 3650 days")
 
+    def with_user_pool(self, user_pool_id: pulumi.Input[str]) -> HostedUiArgs:
+        return replace(self, user_pool_id=user_pool_id)
+
     @property
     def base_url(self) -> str:
         if self.custom_domain:
@@ -110,6 +114,8 @@ class HostedUi(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HostedUiArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(component_type("HostedUi"), name, None, opts)
+        if args.user_pool_id is None:
+            raise ValueError(f"HostedUi {name!r}: give the user pool with HostedUiArgs.with_user_pool(id)")
         self._name = name
         self._args = args
         child = pulumi.ResourceOptions(parent=self)

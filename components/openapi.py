@@ -315,3 +315,24 @@ def load_examples(path: Path = EXAMPLES_FILE) -> dict[str, RouteExample]:
     """`components/docs/examples.json`: route key → example exchange (kept next to the page that shows it)."""
     raw = json.loads(path.read_text())
     return {key: RouteExample(**value) for key, value in raw.items()}
+
+
+def document_json(
+    routes: Sequence[DocumentedRoute],
+    schemas_dir: Path,
+    *,
+    title: str,
+    version: str,
+    servers: Sequence[str] = (),
+    oauth: OAuthSettings | None = None,
+    api_keys_enabled: bool = True,
+    examples_file: Path | None = EXAMPLES_FILE,
+) -> str:
+    """The published `openapi.json`: the document of `routes` with their schemas from `schemas_dir`."""
+    names = sorted({r.request_schema for r in routes if r.request_schema})
+    document = build_document(
+        routes, load_schemas(names, schemas_dir), title=title, version=version, servers=servers,
+        examples=load_examples(examples_file) if examples_file else None, oauth=oauth,
+        api_keys_enabled=api_keys_enabled,
+    )
+    return json.dumps(document, indent=2)

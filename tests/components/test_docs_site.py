@@ -15,7 +15,6 @@ from components.docs_site import (
     PAGE_DIR,
     PAGE_FILES,
     VIEWER_REQUEST_FUNCTION,
-    ApiOrigin,
     CustomDomain,
     DocsSite,
     DocsSiteArgs,
@@ -31,19 +30,17 @@ HOSTED_UI = "https://dev-secure-serverless.auth.us-east-1.amazoncognito.com"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-1b2a-4c3d-8e9f-a0b1c2d3e4f5"
 
 
-def site_program(*, api_origin=True, domain=None, sign_in=True, price_class="PriceClass_100"):
+def site_program(*, serve_api=True, domain=None, sign_in=True, price_class="PriceClass_100"):
     def program():
         docs = DocsSite(
             "docs",
             DocsSiteArgs(
                 bucket=SecureBucketArgs(force_destroy=True, deferred_policy=True),
-                openapi=OPENAPI,
-                api_url="https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev",
                 price_class=price_class,
-                api_origin=ApiOrigin("a1b2c3d4e5.execute-api.us-east-1.amazonaws.com", "dev") if api_origin else None,
+                serve_api=serve_api,
                 domain=domain,
                 connect_sources=(HOSTED_UI,),
-            ),
+            ).with_api(OPENAPI, "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev"),
         )
         docs.publish_config(SignIn(HOSTED_UI, "4l2gq8s1q5ia0v3bq7n6uml4fc", ("openid", "email")) if sign_in else None)
 
@@ -170,7 +167,7 @@ def test_api_behavior_passes_calls_uncached_with_authorization(run_pulumi) -> No
 
 
 def test_without_api_origin_only_the_bucket_is_served(run_pulumi) -> None:
-    run = run_pulumi(site_program(api_origin=False))
+    run = run_pulumi(site_program(serve_api=False))
     dist = distribution(run).inputs
     assert [o["originId"] for o in dist["origins"]] == ["docs-bucket"]
     assert "orderedCacheBehaviors" not in dist
@@ -267,8 +264,7 @@ def test_args_refuse_what_aws_or_the_design_would_not_take(change, message, run_
     def program():
         values = {"price_class": "PriceClass_100", "connect_sources": (), **change}
         deferred = values.pop("bucket_deferred", True)
-        DocsSiteArgs(bucket=SecureBucketArgs(deferred_policy=deferred), openapi="{}",
-                     api_url="https://x", **values)
+        DocsSiteArgs(bucket=SecureBucketArgs(deferred_policy=deferred), **values)
 
     with pytest.raises(Exception, match=message):
         run_pulumi(program)
@@ -283,8 +279,7 @@ def test_custom_domain_certificate_must_be_in_us_east_1() -> None:
 
 def test_config_is_published_once(run_pulumi) -> None:
     def program():
-        docs = DocsSite("docs", DocsSiteArgs(bucket=SecureBucketArgs(force_destroy=True, deferred_policy=True),
-                                             openapi="{}", api_url="https://x"))
+        docs = DocsSite("docs", DocsSiteArgs().with_api("{}", "https://x"))
         docs.publish_config()
         docs.publish_config()
 
@@ -296,8 +291,12 @@ def test_aws_limits_on_the_edge_resources_apply(run_pulumi) -> None:
     # CloudFront function names are at most 64 characters: the provider's auto-name of a long component's
     # function (`<name>-viewer-request-<7 hex>`) is refused as AWS would refuse it.
     def program():
-        DocsSite("d" * 43, DocsSiteArgs(bucket=SecureBucketArgs(force_destroy=True, deferred_policy=True),
-                                        openapi="{}", api_url="https://x"))
+        DocsSite("d" * 43, DocsSiteArgs().with_api("{}", "https://x"))
 
     with pytest.raises(Exception, match="CreateFunction Name"):
         run_pulumi(program)
+
+
+def test_the_api_must_be_given(run_pulumi) -> None:
+    with pytest.raises(Exception, match="with_api"):
+        run_pulumi(lambda: DocsSite("docs", DocsSiteArgs()))
