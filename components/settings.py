@@ -10,6 +10,7 @@ never import this module: another program builds their Args itself.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -436,6 +437,14 @@ def _docs(reader: _Reader) -> DocsSettings:
     )
 
 
+def _default_prefix(project: str, stack: str) -> str:
+    """`<project>-<stack>` as a Cognito prefix domain: lowercase, hyphens, at most 63 characters (hashed down)."""
+    base = re.sub(r"[^a-z0-9-]+", "-", f"{project}-{stack}".lower()).strip("-")
+    if len(base) <= 63:
+        return base
+    return base[:55].rstrip("-") + "-" + hashlib.sha256(base.encode()).hexdigest()[:7]
+
+
 def _hosted_ui(reader: _Reader, production: bool) -> HostedUiSettings:
     domain = reader.text("hostedUiDomain", None)
     urls = reader.string_list("oauthCallbackUrls", ())
@@ -454,7 +463,7 @@ def _hosted_ui(reader: _Reader, production: bool) -> HostedUiSettings:
             reader._fail("routeScopes", raw_scopes, 'must map "METHOD /path" to a non-empty list of scope names')
     return HostedUiSettings(
         # A prefix domain is unique per region: <project>-<stack> unless the stack names another.
-        domain_prefix=None if domain else reader.text("hostedUiDomainPrefix", f"{reader.project}-{reader.stack}"),
+        domain_prefix=None if domain else reader.text("hostedUiDomainPrefix", _default_prefix(reader.project, reader.stack)),
         domain=domain,
         certificate_arn=reader.text("hostedUiCertificateArn", None),
         resource_server_identifier=reader.text("oauthResourceServer", reader.project) or reader.project,

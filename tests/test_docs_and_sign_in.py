@@ -105,3 +105,14 @@ def test_bad_docs_and_sign_in_settings_stop_the_program(overrides, message) -> N
 def test_prod_refuses_localhost_callbacks() -> None:
     with pytest.raises(ConfigError, match="oauthCallbackUrls"):
         run_stack("prod", overrides={"oauthCallbackUrls": ["http://localhost:3000/"]})
+
+
+@pytest.mark.parametrize("project, stack", [("secure-serverless", "dev"), ("Shop_App" + "x" * 60, "production-eu")])
+def test_the_default_hosted_ui_prefix_is_a_valid_cognito_prefix(project, stack) -> None:
+    from components.hosted_ui import HostedUiArgs
+    from components.settings import _default_prefix
+
+    prefix = _default_prefix(project, stack)
+    assert len(prefix) <= 63
+    HostedUiArgs(resource_server_identifier="api", domain_prefix=prefix)  # Cognito's prefix rules hold
+    assert prefix == "secure-serverless-dev" or prefix != _default_prefix(project, "production-us")
