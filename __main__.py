@@ -19,7 +19,7 @@ import pulumi_aws as aws
 from components import settings as stack_settings
 from components.docs_site import DocsSite, SignIn
 from components.email_sender import EmailSender
-from components.function import HANDLERS_DIR, PythonFunction, PythonFunctionArgs
+from components.function import PythonFunction, PythonFunctionArgs
 from components.hosted_ui import STANDARD_SCOPES, HostedUi
 from components.openapi import OAuthSettings, document_json
 from components.order_pipeline import OrderPipeline
@@ -64,7 +64,7 @@ if stack.docs is not None:
     oauth = OAuthSettings(sign_in.authorize_url, sign_in.token_url, sign_in.scopes)
     servers = ["/api"] if stack.docs.serve_api else []
     openapi = api.url.apply(lambda url: document_json(
-        api.route_specs, HANDLERS_DIR / "schemas", title=f"{stack.settings.project} API", version=stack.settings.stack,
+        api.route_specs, stack.api.schemas_dir, title=f"{stack.settings.project} API", version=stack.settings.stack,
         servers=[url, *servers], oauth=oauth, api_keys_enabled=stack.api.usage_plan_enabled))
     docs = DocsSite("docs", stack.docs.with_api(openapi, api.url))
     callback_urls.insert(0, docs.docs_url)
