@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
@@ -110,6 +111,8 @@ class DocsSiteArgs:
     # Origins the page may call besides itself: the Hosted UI (token endpoint) and the API when cross-origin.
     connect_sources: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Escape hatch: extra or replaced inputs of the Distribution (e.g. {"web_acl_id": ..., "logging_config": ...}).
+    distribution_args: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.price_class not in PRICE_CLASSES:
@@ -249,30 +252,33 @@ class DocsSite(pulumi.ComponentResource):
 
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-distribution",
-            enabled=True,
-            comment=f"{name}: API docs",
-            aliases=list(args.domain.aliases) if args.domain else None,
-            default_root_object=DOCS_INDEX,
-            http_version="http2and3",
-            is_ipv6_enabled=True,
-            price_class=args.price_class,
-            origins=origins,
-            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
-                target_origin_id=site_origin,
-                viewer_protocol_policy="redirect-to-https",
-                allowed_methods=["GET", "HEAD"],
-                cached_methods=["GET", "HEAD"],
-                compress=True,
-                cache_policy_id=CACHING_OPTIMIZED,
-                response_headers_policy_id=self.headers_policy.id,
-                function_associations=function_associations,
-            ),
-            ordered_cache_behaviors=ordered_behaviors or None,
-            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
-                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
-            ),
-            viewer_certificate=certificate,
-            tags=tags,
+            **{
+                "enabled": True,
+                "comment": f"{name}: API docs",
+                "aliases": list(args.domain.aliases) if args.domain else None,
+                "default_root_object": DOCS_INDEX,
+                "http_version": "http2and3",
+                "is_ipv6_enabled": True,
+                "price_class": args.price_class,
+                "origins": origins,
+                "default_cache_behavior": aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+                    target_origin_id=site_origin,
+                    viewer_protocol_policy="redirect-to-https",
+                    allowed_methods=["GET", "HEAD"],
+                    cached_methods=["GET", "HEAD"],
+                    compress=True,
+                    cache_policy_id=CACHING_OPTIMIZED,
+                    response_headers_policy_id=self.headers_policy.id,
+                    function_associations=function_associations,
+                ),
+                "ordered_cache_behaviors": ordered_behaviors or None,
+                "restrictions": aws.cloudfront.DistributionRestrictionsArgs(
+                    geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
+                ),
+                "viewer_certificate": certificate,
+                "tags": tags,
+                **args.distribution_args,
+            },
             opts=child,
         )
         # The bucket's one policy: TLS only, and reads by this distribution alone (a confused-deputy guard:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -57,6 +58,8 @@ class HostedUiArgs:
     access_token_minutes: int = 60
     id_token_minutes: int = 60
     refresh_token_days: int = 30
+    # Escape hatch: extra or replaced inputs of every app client (e.g. {"auth_session_validity": 5}).
+    client_args: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.domain_prefix is None) == (self.custom_domain is None):
@@ -168,25 +171,28 @@ class HostedUi(pulumi.ComponentResource):
         args = self._args
         return aws.cognito.UserPoolClient(
             f"{self._name}-{role}-client",
-            user_pool_id=args.user_pool_id,
-            generate_secret=False,
-            allowed_oauth_flows_user_pool_client=True,
-            # Only the code flow: the implicit flow would put tokens in URLs (history, logs, Referer).
-            allowed_oauth_flows=["code"],
-            allowed_oauth_scopes=[*STANDARD_SCOPES, *self.scopes],
-            callback_urls=callback_urls,
-            logout_urls=logout_urls,
-            supported_identity_providers=["COGNITO"],
-            # Hosted UI sign-in needs no API auth flow; refresh keeps the session without a new sign-in.
-            explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
-            prevent_user_existence_errors="ENABLED",
-            enable_token_revocation=True,
-            access_token_validity=args.access_token_minutes,
-            id_token_validity=args.id_token_minutes,
-            refresh_token_validity=args.refresh_token_days,
-            token_validity_units=aws.cognito.UserPoolClientTokenValidityUnitsArgs(
-                access_token="minutes", id_token="minutes", refresh_token="days"
-            ),
+            **{
+                "user_pool_id": args.user_pool_id,
+                "generate_secret": False,
+                "allowed_oauth_flows_user_pool_client": True,
+                # Only the code flow: the implicit flow would put tokens in URLs (history, logs, Referer).
+                "allowed_oauth_flows": ["code"],
+                "allowed_oauth_scopes": [*STANDARD_SCOPES, *self.scopes],
+                "callback_urls": callback_urls,
+                "logout_urls": logout_urls,
+                "supported_identity_providers": ["COGNITO"],
+                # Hosted UI sign-in needs no API auth flow; refresh keeps the session without a new sign-in.
+                "explicit_auth_flows": ["ALLOW_REFRESH_TOKEN_AUTH"],
+                "prevent_user_existence_errors": "ENABLED",
+                "enable_token_revocation": True,
+                "access_token_validity": args.access_token_minutes,
+                "id_token_validity": args.id_token_minutes,
+                "refresh_token_validity": args.refresh_token_days,
+                "token_validity_units": aws.cognito.UserPoolClientTokenValidityUnitsArgs(
+                    access_token="minutes", id_token="minutes", refresh_token="days"
+                ),
+                **args.client_args,
+            },
             # Cognito refuses a client naming scopes that its resource server does not have yet.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.resource_server, self.domain]),
         )

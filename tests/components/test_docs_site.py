@@ -300,3 +300,16 @@ def test_aws_limits_on_the_edge_resources_apply(run_pulumi) -> None:
 def test_the_api_must_be_given(run_pulumi) -> None:
     with pytest.raises(Exception, match="with_api"):
         run_pulumi(lambda: DocsSite("docs", DocsSiteArgs()))
+
+
+def test_distribution_args_adjust_the_distribution(run_pulumi) -> None:
+    acl = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/docs/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+
+    def program():
+        DocsSite("docs", DocsSiteArgs(distribution_args={"web_acl_id": acl, "price_class": "PriceClass_All"})
+                 .with_api("{}", "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev"))
+
+    dist = distribution(run_pulumi(program)).inputs
+    assert dist["webAclId"] == acl
+    assert dist["priceClass"] == "PriceClass_All"
+    assert dist["defaultCacheBehavior"]["viewerProtocolPolicy"] == "redirect-to-https"

@@ -123,3 +123,10 @@ def test_cognito_takes_the_resource_server_and_client_as_declared(aws) -> None:
     assert "ClientSecret" not in client
     assert f"{IDENTIFIER}/orders.read" in client["AllowedOAuthScopes"]
     assert idp.describe_user_pool_domain(Domain="dev-orders")["DomainDescription"]["UserPoolId"] == pool
+
+
+def test_client_args_adjust_every_app_client(run_pulumi) -> None:
+    run = run_pulumi(hosted_program(client_args={"auth_session_validity": 5}))
+    inputs = run.named("sign-in-docs-client").inputs
+    assert inputs["authSessionValidity"] == 5
+    assert inputs["allowedOauthFlows"] == ["code"]
