@@ -207,7 +207,8 @@ def deployment_fingerprint(plan: ApiPlan, function_keys: Mapping[str, str], extr
                     "route": m.route.key,
                     "authorization": m.authorization,
                     "apiKey": m.route.api_key_required,
-                    "scopes": list(m.route.scopes),
+                    # Only when set: tables without scopes keep the fingerprint (no redeploy) they had before scopes.
+                    **({"scopes": list(m.route.scopes)} if m.route.scopes else {}),
                     "schema": m.route.request_schema,
                     "function": function_keys.get(m.route.key),
                 }
