@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from .api_gateway_account import ApiGatewayAccountArgs
 from .api_plan import with_scopes
 from .bucket import SecureBucketArgs
 from .docs_site import CustomDomain, DocsSiteArgs
@@ -37,16 +38,25 @@ from .limits import EMAIL as _EMAIL
 from .limits import ORIGIN as _ORIGIN
 from .naming import Naming
 from .order_pipeline import OrderPipelineArgs
+from .paths import HANDLERS_DIR
 from .secure_api import SecureApiArgs
 from .upload_stream import UploadStreamArgs
 from .user_pool import UserPoolArgs
 
 __all__ = ["ARCHITECTURES", "AUTH_FLOWS", "LOG_RETENTION_DAYS", "MFA_MODES", "QUOTA_PERIODS", "STARTING_POSITIONS",
-           "ConfigError", "Settings", "StackArgs", "load", "settings_from", "stack_args"]
+           "ConfigError", "Settings", "StackArgs", "check_email_deliverable", "load", "placeholder_email_keys",
+           "settings_from", "stack_args"]
 
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1")
+# Domains reserved for documentation (RFC 2606): SES can never verify them, so mail "from" them never leaves.
+PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")
+# One Lambda function per handler module (STYLE.md: one handler per file): the count reservations multiply by.
+APP_FUNCTIONS = tuple(sorted(p.stem for p in HANDLERS_DIR.glob("*.py") if p.stem != "__init__"))
+# AWS keeps this many concurrent executions unreserved per account and region: PutFunctionConcurrency fails
+# ("... decreases account's UnreservedConcurrentExecution below its minimum value of [100]").
+MIN_UNRESERVED_CONCURRENCY = 100
 
 
 R = TypeVar("R")
@@ -176,6 +186,8 @@ class Settings:
     hosted_ui: HostedUiSettings
     tags: Mapping[str, str] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
+    manage_api_gateway_account: bool = True
+    lambda_concurrency_limit: int = 1000
     region: str = "us-east-1"
 
     @property
@@ -521,8 +533,12 @@ def settings_from(
         hosted_ui=_hosted_ui(reader, production),
         tags={"project": project, "stack": stack, "environment": environment, **tags},
         alarm_topic_arn=reader.text("alarmTopicArn", None, _SNS_TOPIC_ARN, "an SNS topic ARN"),
+        manage_api_gateway_account=reader.boolean("manageApiGatewayAccount", True),
+        lambda_concurrency_limit=reader.integer("lambdaConcurrencyLimit", 1000, 1, 10_000_000),
         region=region,
     )
+    _check_reserved_concurrency(reader, settings.lambda_defaults.reserved_concurrency,
+                                settings.lambda_concurrency_limit, len(APP_FUNCTIONS))
     if production and settings.force_destroy_buckets:
         reader._fail("forceDestroyBuckets", True, "production buckets are never force-destroyed")
     for key in sorted(set(present_keys) - reader.read_keys):
@@ -531,6 +547,54 @@ def settings_from(
     if reader.errors:
         raise ConfigError(f"stack {stack!r} has invalid configuration:\n  - " + "\n  - ".join(reader.errors))
     return settings
+
+
+def _check_reserved_concurrency(reader: _Reader, reserved: int | None, limit: int, functions: int) -> None:
+    """Reservations of all the stack's functions must leave 100 of the account's concurrency unreserved.
+
+    Every function of this app takes the stack value (no PythonFunctionArgs.reserved_concurrency override:
+    tests/test_deployable.py asserts each function's value); an override would have to be counted here."""
+    if reserved is None:
+        return
+    if limit <= MIN_UNRESERVED_CONCURRENCY:
+        reader._fail("lambdaReservedConcurrency", reserved,
+                     f"an account whose concurrency limit is {limit} (lambdaConcurrencyLimit; new accounts may have "
+                     f"10) cannot reserve any: AWS keeps {MIN_UNRESERVED_CONCURRENCY} unreserved. Leave it unset or "
+                     "request a quota increase")
+    elif functions * reserved > limit - MIN_UNRESERVED_CONCURRENCY:
+        reader._fail("lambdaReservedConcurrency", reserved,
+                     f"{functions} functions x {reserved} = {functions * reserved} reserved would leave "
+                     f"{limit - functions * reserved} of the account's {limit} concurrent executions "
+                     f"(lambdaConcurrencyLimit) unreserved; AWS requires {MIN_UNRESERVED_CONCURRENCY}, so at most "
+                     f"{(limit - MIN_UNRESERVED_CONCURRENCY) // functions} per function")
+
+
+def placeholder_email_keys(settings: Settings) -> dict[str, str]:
+    """Config keys whose email identity is a documentation placeholder (example.com/.org/.net or a subdomain)."""
+    found = {}
+    for key, value in (("emailSender", settings.email.sender), ("emailDomain", settings.email.domain)):
+        domain = (value or "").rpartition("@")[2].lower()
+        if domain and any(domain == d or domain.endswith("." + d) for d in PLACEHOLDER_DOMAINS):
+            found[key] = value
+    return found
+
+
+def check_email_deliverable(settings: Settings, *, dry_run: bool, warn: Callable[[str], None]) -> None:
+    """Outside the local stack a placeholder sender/domain means every email ends in the DLQ while /register
+    reports success: `pulumi preview` warns (CI previews the committed stack files), `pulumi up` stops here,
+    before any resource, with a ConfigError naming the key(s)."""
+    if settings.environment == "local":
+        return
+    found = placeholder_email_keys(settings)
+    if not found:
+        return
+    problems = [f"{settings.project}:{key} = {value!r}: a placeholder domain SES can never verify; set an address "
+                f"or domain you control (`pulumi config set {key} ...`, README \"Email\")" for key, value in found.items()]
+    if dry_run:
+        for problem in problems:
+            warn(f"stack {settings.stack!r}: {problem}; `pulumi up` will refuse it")
+        return
+    raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(problems))
 
 
 def _retention(reader: _Reader) -> int:
@@ -555,6 +619,8 @@ class StackArgs:
     email: EmailSenderArgs
     orders: OrderPipelineArgs
     uploads: UploadStreamArgs
+    # None when another stack manages the account-wide API Gateway CloudWatch role (manageApiGatewayAccount).
+    api_account: ApiGatewayAccountArgs | None = None
     hosted_ui: HostedUiArgs | None = None
     # None: this stack publishes no docs site (e.g. LocalStack, which has no CloudFront).
     docs: DocsSiteArgs | None = None
@@ -571,8 +637,10 @@ class StackArgs:
     def with_account(self, account_id: Any) -> StackArgs:
         """Every function of the stack trusts this account: one lookup per stack, passed down."""
         functions = self.functions.with_account(account_id)
+        api_account = replace(self.api_account, account_id=account_id) if self.api_account else None
         return replace(self, functions=functions, email=replace(self.email, functions=functions),
-                       orders=replace(self.orders, functions=functions), uploads=replace(self.uploads, functions=functions))
+                       orders=replace(self.orders, functions=functions), uploads=replace(self.uploads, functions=functions),
+                       api_account=api_account)
 
 
 # Which config key an Args error is about: (words of the error message, config key). First match wins per key.
@@ -750,7 +818,9 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
         ))
     if errors:
         raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(errors))
-    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, hosted_ui, docs, route_scopes)
+    api_account = ApiGatewayAccountArgs(naming=settings.naming, tags=tags) if settings.manage_api_gateway_account else None
+    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, api_account, hosted_ui, docs,
+                     route_scopes)
 
 
 def _docs_domain(docs: DocsSettings) -> CustomDomain | None:
@@ -774,7 +844,24 @@ def load_settings() -> Settings:
     return settings_from(config.get, project=project, stack=stack, present_keys=present, region=region)
 
 
+def localstack_endpoint(endpoints: Any) -> str | None:
+    """The provider's apigateway endpoint (`aws:endpoints`) when it points at a local emulator, else None."""
+    from urllib.parse import urlsplit
+
+    for entry in endpoints or []:
+        url = (entry or {}).get("apigateway") if isinstance(entry, dict) else None
+        if url and (urlsplit(url).hostname or "") in (*_LOCAL_HOSTS, "localhost.localstack.cloud"):
+            return url
+    return None
+
+
 def load() -> StackArgs:
     """This stack's config, validated and mapped to every component's Args (ConfigError names stack + keys).
     Pass the stack's one caller-identity lookup down with `.with_account(...)`."""
-    return stack_args(load_settings())
+    import pulumi
+
+    settings = load_settings()
+    check_email_deliverable(settings, dry_run=pulumi.runtime.is_dry_run(), warn=pulumi.log.warn)
+    args = stack_args(settings)
+    endpoint = localstack_endpoint(pulumi.Config("aws").get_object("endpoints"))
+    return replace(args, api=replace(args.api, local_endpoint=endpoint)) if endpoint else args
