@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .tokens import component_type
+from .user_pool import CLIENT_READ_ATTRIBUTES, CLIENT_WRITE_ATTRIBUTES
 
 STANDARD_SCOPES = ("openid", "email", "profile")
 DEFAULT_SCOPES = {
@@ -184,6 +185,9 @@ class HostedUi(pulumi.ComponentResource):
                 # Hosted UI sign-in needs no API auth flow; refresh keeps the session without a new sign-in.
                 "explicit_auth_flows": ["ALLOW_REFRESH_TOKEN_AUTH"],
                 "prevent_user_existence_errors": "ENABLED",
+                # As the API's app client: tokens may change only `name`, never the address sign-up proved.
+                "read_attributes": list(CLIENT_READ_ATTRIBUTES),
+                "write_attributes": list(CLIENT_WRITE_ATTRIBUTES),
                 "enable_token_revocation": True,
                 "access_token_validity": args.access_token_minutes,
                 "id_token_validity": args.id_token_minutes,

@@ -325,8 +325,8 @@ class SecureApi(pulumi.ComponentResource):
 
     @property
     def route_specs(self) -> tuple[RouteSpec, ...]:
-        """The route table as data (what the OpenAPI document is generated from)."""
-        return tuple(r.spec for r in self._routes)
+        """The route table as data (what the OpenAPI document is generated from), API keys as deployed."""
+        return tuple(r.spec for r in require_api_keys(self._routes, self._args))
 
     def _plan(self, routes: Sequence[Route]) -> ApiPlan:
         return check_routes(routes, self._args)

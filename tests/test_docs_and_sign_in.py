@@ -34,7 +34,12 @@ def test_published_openapi_is_valid_and_matches_the_deployed_methods(run) -> Non
     models = {m.outputs["name"]: m for m in run.of_type("aws:apigateway/model:Model")}
     for key, view in methods.items():
         op = document["paths"][view.path][view.method.lower()]
-        assert (op["security"] == []) == (view.authorization == "NONE"), key
+        # What each operation requires is what its Method enforces: the token (unless public) and the API key.
+        user_schemes = [{k: v for k, v in entry.items() if k != "apiKey"} for entry in op["security"]]
+        assert (not any(user_schemes)) == (view.authorization == "NONE"), key
+        key_required = bool(view.resource.inputs.get("apiKeyRequired"))
+        assert all(("apiKey" in entry) == key_required for entry in op["security"]), key
+        assert bool(op["security"]) == (key_required or view.authorization != "NONE"), key
         ref = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
         gateway_models = view.resource.inputs.get("requestModels") or {}
         assert (ref is None) == (not gateway_models), key
@@ -57,6 +62,8 @@ def test_the_sign_in_client_returns_to_the_docs_page(run) -> None:
     assert client.inputs["callbackUrls"] == expected
     assert client.inputs["logoutUrls"] == expected
     assert client.inputs["userPoolId"] == run.stack_outputs["user_pool_id"]
+    assert (client.inputs["readAttributes"], client.inputs["writeAttributes"]) == (
+        ["email", "email_verified", "name"], ["name"])
     config = json.loads(published(run, "docs/config.json"))
     assert config["hostedUi"]["clientId"] == client.id == run.stack_outputs["hosted_ui_client_id"]
     assert config["hostedUi"]["domain"] == run.stack_outputs["hosted_ui_url"]
@@ -73,7 +80,7 @@ def test_a_route_given_scopes_requires_them_and_is_documented_so() -> None:
     assert all("authorizationScopes" not in v.resource.inputs for k, v in table.items() if k != "GET /orders/{orderId}")
     document = json.loads(published(run, "docs/openapi.json"))
     assert document["paths"]["/orders/{orderId}"]["get"]["security"] == [
-        {"cognitoOAuth": ["secure-serverless/orders.read"]}]
+        {"cognitoOAuth": ["secure-serverless/orders.read"], "apiKey": []}]  # dev's usage plan: the key too
     # Scopes change what the stage enforces: the deployment is re-created.
     plain = run_stack("dev")
     assert (run.named("api-deployment").inputs["triggers"] != plain.named("api-deployment").inputs["triggers"])

@@ -294,3 +294,15 @@ def test_a_target_that_is_not_a_resource_needs_a_label() -> None:
     target = ExternalLambda("arn", "fn")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="label"):
         Route("GET", "/x", target)
+
+
+def test_route_specs_say_what_the_stage_enforces_so_the_openapi_document_does_too(run_pulumi) -> None:
+    seen = {}
+
+    def program():
+        seen["specs"] = build()().route_specs
+
+    run_pulumi(program)
+    assert seen["specs"] and all(spec.api_key_required for spec in seen["specs"])
+    run_pulumi(program, config={"usagePlanEnabled": False})
+    assert not any(spec.api_key_required for spec in seen["specs"])
