@@ -37,6 +37,7 @@ from .naming import Naming, statement_id
 from .tokens import component_type, with_legacy_alias
 
 ALL_ROUTES = "*"
+ROUTE_KEY = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD) /\S*$")
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 # JSON access-log line: one object per request with the fields needed to trace a call end to end.
@@ -236,6 +237,9 @@ class SecureApiArgs:
         if not STAGE_NAME.match(self.stage_name):
             raise ValueError(f"stage_name {self.stage_name!r} must be 1-128 letters, digits, '-' or '_'")
         check_tags(self.tags)
+        bad_keys = [r for r in self.api_key_required_routes if r != ALL_ROUTES and not ROUTE_KEY.match(r)]
+        if bad_keys:
+            raise ValueError(f"api_key_required_routes {bad_keys}: each is \"*\" or \"METHOD /path\"")
         # Methods, paths, duplicates, sibling parameters, API keys vs the usage plan: refused before any resource.
         check_routes(self.routes, self)
 

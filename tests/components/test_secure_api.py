@@ -193,6 +193,8 @@ def test_api_key_required_routes_names_the_routes_and_unknown_names_fail(run_pul
     assert required == {"GET api-GET-/hello-method"}
     with pytest.raises(Exception, match=r"GET /nowhere"):
         run_pulumi(build(), config={"apiKeyRequiredRoutes": ["GET /nowhere"]})
+    with pytest.raises(Exception, match=r"apiKeyRequiredRoutes.*OPTIONS /hello"):
+        run_pulumi(build(), config={"apiKeyRequiredRoutes": ["OPTIONS /hello"]})
 
 
 def test_the_key_value_is_a_secret_output(run_pulumi) -> None:
