@@ -56,10 +56,11 @@ def test_bad_confirm_body_is_refused_by_its_model_even_when_it_quotes_an_apostro
     assert response.json()["error"]["code"] == "BAD_REQUEST_BODY"
     assert "code" in response.json()["error"]["message"]
     # The message quotes the offending value; an apostrophe in it must still give a JSON body.
-    response = local.call("POST", "/register/confirm", json={"email": "o'neil@example.org", "code": "12",
+    response = local.call("POST", "/register/confirm", json={"email": "o'neil@example.org", "code": "o'1234",
                                                                "name": "O'Neil", "password": "x"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BAD_REQUEST_BODY"
+    assert "o'1234" in response.json()["error"]["message"]
     assert local.count(f"{confirm}.invocations") == before
 
 
