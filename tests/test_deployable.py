@@ -85,18 +85,18 @@ def test_the_local_stack_keeps_its_placeholder(warnings) -> None:
 
 
 def test_the_function_count_reservations_multiply_by_is_the_stacks() -> None:
-    assert len(run_stack("dev").of_type("aws:lambda/function:Function")) == len(stack_settings.APP_FUNCTIONS) == 12
+    assert len(run_stack("dev").of_type("aws:lambda/function:Function")) == len(stack_settings.APP_FUNCTIONS) == 13
 
 
 def test_reservations_that_leave_fewer_than_100_unreserved_are_refused_naming_the_key() -> None:
-    # 12 x 76 = 912 > 1000 - 100: AWS would fail the 12th PutFunctionConcurrency mid-deployment.
-    with pytest.raises(ConfigError, match=r"secure-serverless:lambdaReservedConcurrency = 76: 12 functions x 76 = 912"):
-        run_stack("dev", overrides={"lambdaReservedConcurrency": 76})
+    # 13 x 70 = 910 > 1000 - 100: AWS would fail the 13th PutFunctionConcurrency mid-deployment.
+    with pytest.raises(ConfigError, match=r"secure-serverless:lambdaReservedConcurrency = 70: 13 functions x 70 = 910"):
+        run_stack("dev", overrides={"lambdaReservedConcurrency": 70})
 
 
 def test_reservations_that_fit_the_account_are_applied_to_every_function() -> None:
-    run = run_stack("dev", overrides={"lambdaReservedConcurrency": 75})  # 900 <= 1000 - 100
-    assert {f.inputs["reservedConcurrentExecutions"] for f in run.of_type("aws:lambda/function:Function")} == {75}
+    run = run_stack("dev", overrides={"lambdaReservedConcurrency": 69})  # 897 <= 1000 - 100
+    assert {f.inputs["reservedConcurrentExecutions"] for f in run.of_type("aws:lambda/function:Function")} == {69}
     bigger = run_stack("dev", overrides={"lambdaReservedConcurrency": 100, "lambdaConcurrencyLimit": 5000})
     assert {f.inputs["reservedConcurrentExecutions"] for f in bigger.of_type("aws:lambda/function:Function")} == {100}
 

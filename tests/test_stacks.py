@@ -12,7 +12,7 @@ from tests.evaluations import run_stack  # one evaluation per configuration: the
 from tests.graph import PERMISSION, as_list, dependency, routes
 
 STACKS = stacks()
-PUBLIC_ROUTES = {"GET /health", "POST /register"}
+PUBLIC_ROUTES = {"GET /health", "POST /register", "POST /register/confirm"}
 WILDCARD_ONLY = {
     a.lower() for service in ("xray", "kinesis", "logs") for a in get_actions_that_support_wildcard_arns_only(service)}
 
@@ -192,7 +192,7 @@ def test_the_program_only_reads_account_and_region_data(run_pulumi, recording_mo
 # Provider endpoint key for each resource module the program uses (the provider's `endpoints` names).
 ENDPOINT_FOR_MODULE = {
     "apigateway": "apigateway", "cognito": "cognitoidp", "iam": "iam", "kinesis": "kinesis", "lambda": "lambda",
-    "s3": "s3", "ses": "ses", "sesv2": "sesv2", "sqs": "sqs", "kms": "kms", "sns": "sns",
+    "s3": "s3", "ses": "ses", "sesv2": "sesv2", "sqs": "sqs", "kms": "kms", "sns": "sns", "dynamodb": "dynamodb",
 }
 
 

@@ -23,7 +23,8 @@ def test_no_application_fact_in_rule_defaults():
     assert RULES_BY_ID["apigatewayv2-route-requires-authorizer"].defaults()["publicRoutes"] == []
     for path in sorted((REPO_ROOT / "policies" / "config").glob("*.json")):
         config = json.loads(path.read_text())
-        assert config[AUTHORIZER]["publicRoutes"] == ["GET /health", "POST /register"], path.name
+        assert config[AUTHORIZER]["publicRoutes"] == ["GET /health", "POST /register", "POST /register/confirm"], \
+            path.name
     # Without its config the app's public routes are just open routes.
     assert fired(reference_graph(), {AUTHORIZER: {"publicRoutes": []}})[AUTHORIZER] == {"api-get-health",
                                                                                      "api-post-register"}
