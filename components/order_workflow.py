@@ -1,0 +1,253 @@
+"""OrderWorkflow: the `orders` table, the order state machine (Step Functions Standard), its step functions,
+the hourly cleanup, and the links the order pipeline's processor and GET /orders/{orderId} use.
+
+    orders queue ─> processor (orders_start) ──PutItem PENDING + states:StartExecution(name = orderId)──┐
+    ┌──────────────────────────────────────────────────────────────────────────────────────────────────┘
+    └> state machine: Validate λ ─> Reserve λ ─> Charge λ (alias `live`, provisioned concurrency) ─> Receipt λ (S3)
+         ─> Confirm (dynamodb:updateItem) ─> QueueConfirmation (sqs:sendMessage to the email outbox)
+         any failure ─> MarkFailed (dynamodb:updateItem) ─> Compensate λ ─> Fail
+    EventBridge rate(1 hour) ─> cleanup λ ──Query status-expiresAt index, UpdateItem──> PENDING past expiry → EXPIRED
+    client ─GET /orders/{orderId}─> status λ ──GetItem (+ the receipt once CONFIRMED)
+
+The definition is planned by `components.order_states.plan_definition` (pure, hypothesis-tested) and checked by
+`check_definition` before the resource is declared. The state machine's role may invoke exactly the step
+functions the definition names (the charge step through its alias ARN), UpdateItem on the table, and send to
+the outbox; each step function's role has exactly what its handler calls (`step_statements`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.function import PythonFunction, Statement, policy_document
+from components.function_factory import FunctionFactory, FunctionSpec, publish_versions
+from components.order_states import (
+    LAMBDA_STEPS,
+    STATE_MACHINE_NAME,
+    STATUS_INDEX,
+    STEP_HANDLERS,
+    Link,
+    RetryPolicy,
+    TablePlan,
+    check_definition,
+    check_schedule,
+    orders_table,
+    plan_definition,
+)
+from components.profiles import table_resource
+
+CHARGE_ALIAS = "live"
+CLEANUP_TIMEOUT_SECONDS = 120
+MONEY = r"^(0|[1-9][0-9]{0,12})\.[0-9]{2}$"
+
+
+def step_statements(step: str, table_arn: pulumi.Input[str], receipts_objects_arn: pulumi.Input[str]) -> list[Statement]:
+    """Exactly what each step's handler calls."""
+    read = Statement(actions=["dynamodb:GetItem"], resources=[table_arn], sid="ReadOrder")
+    move = Statement(actions=["dynamodb:UpdateItem"], resources=[table_arn], sid="MoveOrderStatus")
+    return {
+        "Validate": [read, move],
+        "Reserve": [move],
+        "Charge": [read, move],
+        "Receipt": [read, Statement(actions=["s3:PutObject"], resources=[receipts_objects_arn], sid="WriteReceipt")],
+        "Compensate": [read, move],
+    }[step]
+
+
+def machine_statements(function_arns: Sequence[pulumi.Input[str]], table_arn: pulumi.Input[str],
+                       outbox_arn: pulumi.Input[str]) -> list[Statement]:
+    return [
+        Statement(actions=["lambda:InvokeFunction"], resources=list(function_arns), sid="InvokeSteps"),
+        Statement(actions=["dynamodb:UpdateItem"], resources=[table_arn], sid="ConfirmOrFail"),
+        Statement(actions=["sqs:SendMessage"], resources=[outbox_arn], sid="QueueConfirmation"),
+    ]
+
+
+def cleanup_statements(table_arn: pulumi.Input[str]) -> list[Statement]:
+    index_arn = pulumi.Output.concat(table_arn, f"/index/{STATUS_INDEX}")
+    return [
+        Statement(actions=["dynamodb:Query"], resources=[index_arn], sid="QueryPendingIndex"),
+        Statement(actions=["dynamodb:UpdateItem"], resources=[table_arn], sid="ExpireOrders"),
+    ]
+
+
+def machine_trust_policy(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Only Step Functions, on behalf of this account, may assume the state machine's role."""
+    return pulumi.Output.json_dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                       "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}],
+    })
+
+
+@dataclass(frozen=True)
+class OrderWorkflowArgs:
+    functions: FunctionFactory
+    table_name: str
+    state_machine_name: str
+    outbox_url: pulumi.Input[str]
+    outbox_arn: pulumi.Input[str]
+    receipts_bucket: pulumi.Input[str]
+    receipts_objects_arn: pulumi.Input[str]  # e.g. SecureBucket.objects_arn("receipts/")
+    protect: bool = False
+    retry: RetryPolicy = RetryPolicy()
+    task_timeout_seconds: int = 30
+    cleanup_schedule: str = "rate(1 hour)"
+    pending_timeout_seconds: int = 3600
+    order_retention_days: int = 365
+    max_charge_amount: str = "5000.00"
+    charge_provisioned_concurrency: int | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import re
+
+        problems = []
+        if not STATE_MACHINE_NAME.match(self.state_machine_name):
+            problems.append("state_machine_name is 1-80 of [A-Za-z0-9_-]")
+        if not 60 <= self.pending_timeout_seconds <= 7 * 86_400:
+            problems.append("pending_timeout_seconds must be 60..604800")
+        if not 1 <= self.order_retention_days <= 3650:
+            problems.append("order_retention_days must be 1..3650")
+        if not re.match(MONEY, self.max_charge_amount):
+            problems.append("max_charge_amount is a decimal string with 2 decimals")
+        if self.charge_provisioned_concurrency is not None and not 1 <= self.charge_provisioned_concurrency <= 1000:
+            problems.append("charge_provisioned_concurrency must be 1..1000 or unset")
+        try:
+            check_schedule(self.cleanup_schedule)
+            self.plan  # noqa: B018 - a bad table name raises here
+            plan_definition({s: "arn" for s in LAMBDA_STEPS}, self.table_name, "url", self.retry,
+                            self.task_timeout_seconds)
+        except ValueError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise ValueError("invalid order workflow args: " + "; ".join(problems))
+
+    @property
+    def plan(self) -> TablePlan:
+        return orders_table(self.table_name, self.protect)
+
+
+class OrderWorkflow(pulumi.ComponentResource):
+    table: aws.dynamodb.Table
+    steps: dict[str, PythonFunction]
+    charge_alias: aws.lambda_.Alias
+    role: aws.iam.Role
+    state_machine: aws.sfn.StateMachine
+    cleanup: PythonFunction
+    schedule: aws.cloudwatch.EventRule
+
+    def __init__(self, name: str, args: OrderWorkflowArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("app:components:OrderWorkflow", name, None, opts)
+        self._args = args
+        tags = dict(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.table = table_resource(name, args.plan, tags, self)
+        env = {"ORDERS_TABLE": self.table.name, "RECEIPTS_BUCKET": args.receipts_bucket,
+               "MAX_CHARGE_AMOUNT": args.max_charge_amount}
+        needs = {"Validate": ("ORDERS_TABLE",), "Reserve": ("ORDERS_TABLE",),
+                 "Charge": ("ORDERS_TABLE", "MAX_CHARGE_AMOUNT"), "Receipt": ("ORDERS_TABLE", "RECEIPTS_BUCKET"),
+                 "Compensate": ("ORDERS_TABLE",)}
+        self.steps = {}
+        for step in LAMBDA_STEPS:
+            step_opts = child
+            if step == "Charge":
+                # Provisioned concurrency attaches to a published version behind an alias, never to $LATEST.
+                step_opts = pulumi.ResourceOptions(parent=self, transformations=[publish_versions])
+            self.steps[step] = args.functions(f"{name}-{step.lower()}", FunctionSpec(
+                handler=STEP_HANDLERS[step], environment={k: env[k] for k in needs[step]},
+                statements=step_statements(step, self.table.arn, args.receipts_objects_arn),
+                timeout_seconds=args.task_timeout_seconds,
+                description=f"Order workflow step {step}"), step_opts)
+        charge = self.steps["Charge"].function
+        self.charge_alias = aws.lambda_.Alias(
+            f"{name}-charge-{CHARGE_ALIAS}", name=CHARGE_ALIAS, function_name=charge.name,
+            function_version=charge.version, opts=child)
+        if args.charge_provisioned_concurrency:
+            aws.lambda_.ProvisionedConcurrencyConfig(
+                f"{name}-charge-provisioned", function_name=charge.name, qualifier=self.charge_alias.name,
+                provisioned_concurrent_executions=args.charge_provisioned_concurrency, opts=child)
+
+        invoked = {step: fn.arn for step, fn in self.steps.items()} | {"Charge": self.charge_alias.arn}
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self.role = aws.iam.Role(f"{name}-machine-role", assume_role_policy=machine_trust_policy(account_id),
+                                 description="Order state machine: invoke its steps, update orders, queue email",
+                                 tags=tags, opts=child)
+        policy = aws.iam.RolePolicy(
+            f"{name}-machine-policy", role=self.role.id,
+            policy=policy_document(machine_statements(list(invoked.values()), self.table.arn, args.outbox_arn)),
+            opts=child)
+
+        steps_order = list(invoked)
+
+        def definition(values: list[str]) -> str:
+            *arns, table_name, outbox_url = values
+            document = plan_definition(dict(zip(steps_order, arns, strict=True)), table_name, outbox_url,
+                                       args.retry, args.task_timeout_seconds)
+            problems = check_definition(document)
+            if problems:
+                raise ValueError(f"order state machine definition: {problems}")
+            return json.dumps(document, sort_keys=True)
+
+        self.state_machine = aws.sfn.StateMachine(
+            f"{name}-machine",
+            name=args.state_machine_name,
+            type="STANDARD",
+            role_arn=self.role.arn,
+            definition=pulumi.Output.all(*invoked.values(), self.table.name, args.outbox_url).apply(definition),
+            tags=tags,
+            # The role must allow the invocations before the first execution can start.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+        self.cleanup = args.functions(f"{name}-cleanup", FunctionSpec(
+            handler="orders_cleanup", environment={"ORDERS_TABLE": self.table.name, "PAGE_SIZE": "100"},
+            statements=cleanup_statements(self.table.arn), timeout_seconds=CLEANUP_TIMEOUT_SECONDS,
+            description="Expires PENDING orders past their expiry"), child)
+        self.schedule = aws.cloudwatch.EventRule(
+            f"{name}-cleanup-schedule", schedule_expression=args.cleanup_schedule,
+            description="Expire stale PENDING orders", tags=tags, opts=child)
+        permission = aws.lambda_.Permission(
+            f"{name}-cleanup-permission", action="lambda:InvokeFunction", function=self.cleanup.function_name,
+            principal="events.amazonaws.com", source_arn=self.schedule.arn, opts=child)
+        aws.cloudwatch.EventTarget(
+            f"{name}-cleanup-target", rule=self.schedule.name, arn=self.cleanup.arn,
+            # A missed run is caught up by the next one (the query finds every stale order): no DLQ needed.
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(maximum_retry_attempts=2,
+                                                                    maximum_event_age_in_seconds=3600),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]))
+
+        self.table_name = self.table.name
+        self.table_arn = self.table.arn
+        self.state_machine_arn = self.state_machine.arn
+        self.register_outputs({"table_name": self.table_name, "table_arn": self.table_arn,
+                               "state_machine_arn": self.state_machine_arn})
+
+    def start_link(self) -> Link:
+        """For the orders queue consumer (handler `orders_start`): record PENDING orders, start executions."""
+        return Link(
+            env={"ORDERS_TABLE": self.table.name, "STATE_MACHINE_ARN": self.state_machine.arn,
+                 "PENDING_TIMEOUT_SECONDS": str(self._args.pending_timeout_seconds),
+                 "ORDER_RETENTION_DAYS": str(self._args.order_retention_days)},
+            statements=[
+                Statement(actions=["dynamodb:PutItem"], resources=[self.table.arn], sid="RecordPendingOrder"),
+                Statement(actions=["states:StartExecution"], resources=[self.state_machine.arn],
+                          sid="StartOrderWorkflow"),
+            ],
+        )
+
+    def status_link(self) -> Link:
+        """For GET /orders/{orderId} (handler `orders_status`): read an order and its receipt."""
+        return Link(
+            env={"ORDERS_TABLE": self.table.name, "RECEIPTS_BUCKET": self._args.receipts_bucket},
+            statements=[
+                Statement(actions=["dynamodb:GetItem"], resources=[self.table.arn], sid="ReadOrder"),
+                Statement(actions=["s3:GetObject"], resources=[self._args.receipts_objects_arn], sid="ReadReceipt"),
+            ],
+        )

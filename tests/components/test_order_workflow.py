@@ -1,0 +1,205 @@
+"""OrderWorkflow under recording mocks: the orders table, the state machine definition as deployed (parsed and
+checked), exactly scoped roles, the charge alias, the cleanup schedule, and the links for the pipeline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.bucket import SecureBucket, SecureBucketArgs
+from components.function_factory import settings_functions
+from components.order_states import (
+    LAMBDA_STEPS,
+    check_definition,
+    integration_actions,
+    invoked_functions,
+    reachable,
+)
+from components.order_workflow import OrderWorkflow, OrderWorkflowArgs
+from components.settings import Settings
+from offline.mocks import ACCOUNT_ID, REGION
+from offline.runtime import ProgramRun
+from tests.components.state_mocks import StateMocks
+from tests.components.test_order_pipeline import settings_for_stack
+from tests.graph import ROLE_POLICY, actions_by_resource, dependency, role_statements, statements_of
+
+OUTBOX_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:email-outbox"
+OUTBOX_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/email-outbox"
+
+
+@pytest.fixture
+def recording_mocks() -> StateMocks:
+    return StateMocks()
+
+
+def workflow_args(settings: Settings, receipts: SecureBucket, **overrides: Any) -> OrderWorkflowArgs:
+    values = dict(functions=settings_functions(settings), table_name=settings.resource_name("orders", 255),
+                  state_machine_name=settings.resource_name("orders", 80), outbox_url=OUTBOX_URL,
+                  outbox_arn=OUTBOX_ARN, receipts_bucket=receipts.bucket_name,
+                  receipts_objects_arn=receipts.objects_arn("receipts/"), protect=settings.protect_data,
+                  tags=settings.tags)
+    return OrderWorkflowArgs(**(values | overrides))
+
+
+def program(stack: str = "dev", **overrides: Any):
+    def run() -> None:
+        settings = settings_for_stack(stack)
+        receipts = SecureBucket("receipts", SecureBucketArgs(settings=settings, versioned=True))
+        OrderWorkflow("orders-workflow", workflow_args(settings, receipts, **overrides))
+
+    return run
+
+
+def definition(run: ProgramRun) -> dict[str, Any]:
+    return json.loads(run.named("orders-workflow-machine").inputs["definition"])
+
+
+def grants(run: ProgramRun, component: str) -> dict[str, set[str]]:
+    found = actions_by_resource(role_statements(run, component))
+    return {arn: actions for arn, actions in found.items() if not str(arn).startswith("arn:aws:logs:")}
+
+
+def machine_grants(run: ProgramRun) -> dict[str, set[str]]:
+    role = run.named("orders-workflow-machine-role")
+    statements = [st for p in run.of_type(ROLE_POLICY) if dependency(run, p, "role") == role
+                  for st in statements_of(p.inputs["policy"])]
+    return actions_by_resource(statements)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_orders_table_keys_index_ttl_recovery_and_protection(run_pulumi, stack: str) -> None:
+    run = run_pulumi(program(stack), stack=stack)
+    table = run.named("orders-workflow-table")
+    production = stack == "prod"
+
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert table.inputs["hashKey"] == "orderId"
+    assert sorted(table.inputs["attributes"], key=lambda a: a["name"]) == [
+        {"name": "expiresAt", "type": "N"}, {"name": "orderId", "type": "S"}, {"name": "status", "type": "S"}]
+    assert table.inputs["globalSecondaryIndexes"] == [
+        {"name": "status-expiresAt", "hashKey": "status", "rangeKey": "expiresAt", "projectionType": "KEYS_ONLY"}]
+    assert table.inputs["ttl"] == {"attributeName": "ttlEpoch", "enabled": True}
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+    assert table.inputs["serverSideEncryption"] == {"enabled": True}
+    assert table.inputs["deletionProtectionEnabled"] is production
+    assert (table.protect, table.retain_on_delete) == (production, production)
+
+
+def test_deployed_definition_is_sound_and_invokes_exactly_the_step_functions(run_pulumi) -> None:
+    run = run_pulumi(program())
+    document = definition(run)
+    states = document["States"]
+
+    assert check_definition(document) == []
+    assert reachable(document) == set(states)
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert state["Retry"] and state["Catch"], name
+            assert all(r["BackoffRate"] >= 1 and r["MaxAttempts"] < 10 for r in state["Retry"]), name
+    functions = {step: run.named(f"orders-workflow-{step.lower()}-function").outputs["arn"] for step in LAMBDA_STEPS}
+    functions["Charge"] = run.named("orders-workflow-charge-live").outputs["arn"]
+    assert invoked_functions(document) == functions
+    assert functions["Charge"].endswith(":live")
+    assert run.named("orders-workflow-machine").inputs["type"] == "STANDARD"
+    # Direct integrations name the table and the outbox the roles are scoped to.
+    table = run.named("orders-workflow-table").outputs
+    assert states["Confirm"]["Parameters"]["TableName"] == table["name"]
+    assert states["MarkFailed"]["Parameters"]["TableName"] == table["name"]
+    assert states["QueueConfirmation"]["Parameters"]["QueueUrl"] == OUTBOX_URL
+
+
+def test_state_machine_role_can_do_exactly_what_the_definition_uses(run_pulumi) -> None:
+    run = run_pulumi(program())
+    document = definition(run)
+    granted = machine_grants(run)
+    table_arn = run.named("orders-workflow-table").outputs["arn"]
+
+    assert granted == {**{arn: {"lambda:InvokeFunction"} for arn in invoked_functions(document).values()},
+                       table_arn: {"dynamodb:UpdateItem"}, OUTBOX_ARN: {"sqs:SendMessage"}}
+    assert set().union(*granted.values()) == integration_actions(document)
+    trust = json.loads(run.named("orders-workflow-machine-role").inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole",
+                      "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}}]
+
+
+def test_each_step_and_the_cleanup_hold_exactly_their_grants(run_pulumi) -> None:
+    run = run_pulumi(program())
+    table_arn = run.named("orders-workflow-table").outputs["arn"]
+    receipts = run.named("receipts-bucket").outputs["arn"] + "/receipts/*"
+
+    assert grants(run, "orders-workflow-validate") == {table_arn: {"dynamodb:GetItem", "dynamodb:UpdateItem"}}
+    assert grants(run, "orders-workflow-reserve") == {table_arn: {"dynamodb:UpdateItem"}}
+    assert grants(run, "orders-workflow-charge") == {table_arn: {"dynamodb:GetItem", "dynamodb:UpdateItem"}}
+    assert grants(run, "orders-workflow-receipt") == {table_arn: {"dynamodb:GetItem"}, receipts: {"s3:PutObject"}}
+    assert grants(run, "orders-workflow-compensate") == {table_arn: {"dynamodb:GetItem", "dynamodb:UpdateItem"}}
+    assert grants(run, "orders-workflow-cleanup") == {f"{table_arn}/index/status-expiresAt": {"dynamodb:Query"},
+                                                      table_arn: {"dynamodb:UpdateItem"}}
+
+
+def test_charge_is_published_behind_an_alias_with_optional_provisioned_concurrency(run_pulumi) -> None:
+    run = run_pulumi(program(charge_provisioned_concurrency=5))
+    published = {fn.name for fn in run.of_type("aws:lambda/function:Function") if fn.inputs.get("publish")}
+    alias = run.named("orders-workflow-charge-live").inputs
+    provisioned = run.named("orders-workflow-charge-provisioned").inputs
+
+    assert published == {"orders-workflow-charge-function"}
+    assert alias["functionVersion"] == "1" and alias["name"] == "live"
+    assert provisioned == {"functionName": alias["functionName"], "qualifier": "live",
+                           "provisionedConcurrentExecutions": 5}
+
+
+def test_no_provisioned_concurrency_unless_asked(run_pulumi) -> None:
+    run = run_pulumi(program())
+    assert not run.of_type("aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig")
+
+
+def test_cleanup_runs_on_the_schedule_and_only_that_rule_may_invoke_it(run_pulumi) -> None:
+    run = run_pulumi(program(cleanup_schedule="rate(30 minutes)"))
+    rule = run.named("orders-workflow-cleanup-schedule")
+    target = run.named("orders-workflow-cleanup-target").inputs
+    permission = run.named("orders-workflow-cleanup-permission").inputs
+    cleanup = run.named("orders-workflow-cleanup-function")
+
+    assert rule.inputs["scheduleExpression"] == "rate(30 minutes)"
+    assert target["arn"] == cleanup.outputs["arn"] and target["rule"] == rule.outputs["name"]
+    assert target["retryPolicy"] == {"maximumRetryAttempts": 2, "maximumEventAgeInSeconds": 3600}
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["sourceArn"] == rule.outputs["arn"]
+    assert permission["function"] == cleanup.outputs["name"]
+
+
+def test_links_give_the_pipeline_exactly_what_its_handlers_call(run_pulumi) -> None:
+    captured: dict[str, Any] = {}
+
+    def run_program() -> None:
+        settings = settings_for_stack("dev")
+        receipts = SecureBucket("receipts", SecureBucketArgs(settings=settings, versioned=True))
+        workflow = OrderWorkflow("orders-workflow", workflow_args(settings, receipts))
+        captured["start"], captured["status"] = workflow.start_link(), workflow.status_link()
+
+    run = run_pulumi(run_program)
+    start, status = captured["start"], captured["status"]
+
+    assert set(start.env) == {"ORDERS_TABLE", "STATE_MACHINE_ARN", "PENDING_TIMEOUT_SECONDS", "ORDER_RETENTION_DAYS"}
+    assert [(s.actions, s.sid) for s in start.statements] == [
+        (["dynamodb:PutItem"], "RecordPendingOrder"), (["states:StartExecution"], "StartOrderWorkflow")]
+    assert set(status.env) == {"ORDERS_TABLE", "RECEIPTS_BUCKET"}
+    assert [s.actions for s in status.statements] == [["dynamodb:GetItem"], ["s3:GetObject"]]
+    assert run.named("orders-workflow-machine")  # built
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"cleanup_schedule": "rate(1 hours)"}, "singular"),
+    ({"cleanup_schedule": "every hour"}, "schedule"),
+    ({"max_charge_amount": "10"}, "max_charge_amount"),
+    ({"pending_timeout_seconds": 5}, "pending_timeout_seconds"),
+    ({"state_machine_name": "has space"}, "state_machine_name"),
+    ({"task_timeout_seconds": 901}, "task timeout"),
+])
+def test_args_refuse_what_aws_would(override: dict[str, Any], message: str) -> None:
+    values = dict(functions=None, table_name="orders-t", state_machine_name="orders", outbox_url="u",
+                  outbox_arn="a", receipts_bucket="b", receipts_objects_arn="b/*")
+    with pytest.raises(ValueError, match=message):
+        OrderWorkflowArgs(**(values | override))
