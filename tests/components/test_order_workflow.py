@@ -203,3 +203,16 @@ def test_args_refuse_what_aws_would(override: dict[str, Any], message: str) -> N
                   outbox_arn="a", receipts_bucket="b", receipts_objects_arn="b/*")
     with pytest.raises(ValueError, match=message):
         OrderWorkflowArgs(**(values | override))
+
+
+def test_the_policy_pack_finds_nothing_in_prod(run_pulumi) -> None:
+    from policies.check import stack_config_path
+    from policies.guard import RULES
+    from policies.guard.adapters import from_program_run
+    from policies.guard.config import load
+    from policies.guard.engine import evaluate
+
+    run = run_pulumi(program("prod"), stack="prod")
+    report = evaluate(from_program_run(run), RULES, load(RULES, stack_config_path("prod")))
+    assert report.findings == ()
+    assert report.resources > 20
