@@ -61,11 +61,15 @@ def create_table(name: str = TABLE) -> None:
 
 
 class InProcessLambda:
-    """Replacement for moto's `LambdaFunction._invoke_lambda`: run our handler module in this process."""
+    """Replacement for moto's `LambdaFunction._invoke_lambda`: run our handler module in this process.
+
+    `failures[function name]` is a list of exceptions to raise on that function's next invocations (a transient
+    outage, say), before its real handler runs again."""
 
     def __init__(self) -> None:
         self.modules: dict[str, ModuleType] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failures: dict[str, list[Exception]] = {}
         self.lock = threading.Lock()
 
     def module(self, handler: str, env: dict[str, str]) -> ModuleType:
@@ -80,6 +84,9 @@ class InProcessLambda:
         module = self.module(function.handler, dict(function.environment_vars))
         self.calls.append((function.function_name, event))
         try:
+            pending = self.failures.get(function.function_name)
+            if pending:
+                raise pending.pop(0)
             result = module.handler(event, LambdaContext(function_name=function.function_name))
         except Exception as exc:  # noqa: BLE001 - Lambda reports any exception as a function error
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
@@ -244,3 +251,58 @@ def test_a_redelivered_message_starts_no_second_execution(workflow: Workflow) ->
     assert [e["name"] for e in workflow.executions()] == [order_id]
     assert statuses(order(order_id)).count("CONFIRMED") == 1
     assert len(workflow.jobs()) == 1
+
+
+def test_a_transient_step_failure_is_retried_and_the_order_still_confirms(workflow: Workflow) -> None:
+    from handlers.common.order_state import TransientError
+
+    workflow.lambdas.failures["orders-reserve"] = [TransientError("throttled"), TransientError("throttled")]
+    messages = workflow.submit_orders(order_body(("A-1", 1, "5.00")))
+    order_id = json.loads(messages[0]["Body"])["orderId"]
+
+    workflow.deliver(messages)
+
+    assert workflow.wait(order_id)["status"] == "SUCCEEDED"
+    assert [name for name, _ in workflow.lambdas.calls].count("orders-reserve") == 3
+    assert statuses(order(order_id)) == ["PENDING", "VALIDATED", "RESERVED", "CHARGED", "CONFIRMED"]
+
+
+def test_an_order_expired_before_its_workflow_ran_stays_expired(workflow: Workflow, load_handler) -> None:
+    messages = workflow.submit_orders(order_body(("A-1", 1, "5.00")))
+    body = json.loads(messages[0]["Body"])
+    assert workflow.start.record(body) is True  # recorded, but the workflow never got going...
+    table = boto3.resource("dynamodb", region_name=REGION).Table(TABLE)
+    table.update_item(Key={"orderId": body["orderId"]}, UpdateExpression="SET expiresAt = :past",
+                      ExpressionAttributeValues={":past": 1})
+    cleanup = load_handler("orders_cleanup", {"ORDERS_TABLE": TABLE})
+    assert cleanup.handler({}, LambdaContext())["expired"] == 1
+
+    workflow.deliver(messages)  # ...until the message is redelivered
+
+    assert workflow.wait(body["orderId"])["status"] == "FAILED"
+    item = order(body["orderId"])
+    assert item["status"] == "EXPIRED" and statuses(item) == ["PENDING", "EXPIRED"]
+    assert workflow.jobs() == []
+
+
+def test_get_order_answers_from_the_table_as_the_workflow_moves(workflow: Workflow, load_handler) -> None:
+    from tests.events import api_event
+
+    status = load_handler("orders_status", {"ORDERS_TABLE": TABLE, "RECEIPTS_BUCKET": BUCKET})
+
+    def get(order_id: str, sub: str) -> tuple[int, dict[str, Any]]:
+        event = api_event("GET", "/orders/{orderId}", path=f"/orders/{order_id}",
+                          path_parameters={"orderId": order_id}, claims=cognito_claims(sub=sub))
+        response = status.handler(event, LambdaContext())
+        return response["statusCode"], json.loads(response["body"])
+
+    messages = workflow.submit_orders(order_body(("A-1", 2, "21.25")))
+    order_id = json.loads(messages[0]["Body"])["orderId"]
+    assert get(order_id, "sub-1")[0] == 404  # queued, not yet recorded
+    workflow.deliver(messages)
+    workflow.wait(order_id)
+
+    code, body = get(order_id, "sub-1")
+    assert code == 200 and body["status"] == "CONFIRMED" and body["total"] == "42.50"
+    assert body["receipt"]["orderId"] == order_id
+    assert get(order_id, "sub-2")[0] == 404
