@@ -26,12 +26,14 @@ from typing import Any
 import boto3
 import pytest
 
+from components.email_templates import load_templates
 from components.order_states import (
     LAMBDA_STEPS,
     STEP_HANDLERS,
     orders_table,
     plan_definition,
 )
+from handlers.common.validation import load_schema, validate
 from tests.events import ACCOUNT_ID, REGION, LambdaContext, cognito_claims, sqs_event_from_messages
 from tests.handlers.test_orders_submit import create_queue, order_body, post_order, queued
 
@@ -212,8 +214,13 @@ def test_a_full_order_reaches_confirmed_with_receipt_and_one_confirmation(workfl
     receipt = json.loads(boto3.client("s3", region_name=REGION).get_object(Bucket=BUCKET, Key=item["receiptKey"])
                          ["Body"].read())
     assert receipt["total"] == "22.00" and receipt["chargeId"] == f"ch-{order_id}"
-    assert workflow.jobs() == [{"template": "OrderConfirmation", "to": ["ann@example.com"],
-                                "data": {"orderId": order_id, "total": "22.00", "currency": "USD", "name": "customer"}}]
+    jobs = workflow.jobs()
+    assert jobs == [{"template": "OrderConfirmation", "to": ["ann@example.com"],
+                     "data": {"orderId": order_id, "total": "22.00", "currency": "USD", "name": "customer"}}]
+    # The job the state machine composes is one the email sender accepts and can render.
+    assert validate(load_schema("email_job"), jobs[0]) == []
+    template = next(t for t in load_templates() if t.name == "OrderConfirmation")
+    assert template.variables <= set(jobs[0]["data"])
     # Each Lambda task ran once, the charge through its alias (provisioned concurrency lives there).
     assert [name for name, _ in workflow.lambdas.calls] == [
         "orders-validate", "orders-reserve", "orders-charge", "orders-receipt"]
