@@ -1,20 +1,23 @@
-"""OrderPipeline: POST /orders → SQS (+DLQ) → processor → S3 receipt + confirmation email, GET /orders/{orderId}.
+"""OrderPipeline: POST /orders → SQS (+DLQ) → processor → the order workflow (issue 13), GET /orders/{orderId}.
 
     client ─POST /orders─> submit ──sqs:SendMessage──> orders queue (SSE) ──ESM, partial batch──> processor
                                                           └ after maxReceiveCount ─> DLQ (14 days, alarmed)
-    processor ──> receipts bucket `receipts/<sub>/<orderId>.json|.txt` (versioned SecureBucket)
-              └─> email outbox (EmailSender): OrderConfirmation job
-    client ─GET /orders/{orderId}─> get ──s3:GetObject──> the caller's own receipt
+    processor (orders_start) ──> orders table: PENDING record ──> StartExecution(name = orderId)
+        OrderWorkflow (child): Validate → Reserve → Charge → Receipt (receipts bucket `receipts/<sub>/...`)
+                               → Confirm → OrderConfirmation job on the email outbox; failures → FAILED + undo
+    client ─GET /orders/{orderId}─> get (orders_status) ──> the caller's own order: status, history, receipt
 
 Each function has its own role with exactly its grants: submit may send to the orders queue; the processor may
-receive/delete/get-attributes on that queue, put/get `receipts/*` and enqueue email; get may read `receipts/*`.
-The queue settings (FIFO, redrive, visibility = 6 x processor timeout, batch, window, concurrency) are planned
-from the stack settings by `plan_queues`, a pure function, and checked against the limits AWS enforces.
+receive/delete/get-attributes on that queue, PutItem on the orders table and start executions of the order state
+machine; get may GetItem on the table and read `receipts/*`. The queue settings (FIFO, redrive, visibility = 6 x
+processor timeout, batch, window, concurrency) are planned from the stack settings by `plan_queues`, a pure
+function, and checked against the limits AWS enforces.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +26,8 @@ import pulumi_aws as aws
 
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.function import PythonFunction, PythonFunctionArgs, Statement
+from components.order_settings import order_workflow_args
+from components.order_workflow import OrderWorkflow
 from components.queues import (
     DLQ_RETENTION_SECONDS,
     dead_letter_queue,
@@ -42,14 +47,13 @@ SQS_NAME_MAX = 80
 FIFO_SUFFIX = ".fifo"
 SUBMIT_ACTIONS = ("sqs:SendMessage",)
 CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
-RECEIPT_WRITE_ACTIONS = ("s3:PutObject", "s3:GetObject")
-RECEIPT_READ_ACTIONS = ("s3:GetObject",)
 
 
 class EmailOutbox(Protocol):
     """What the pipeline needs from EmailSender: the outbox URL and the producer's enqueue grant."""
 
     queue_url: pulumi.Output[str]
+    queue_arn: pulumi.Output[str]
 
     def enqueue_statement(self) -> Statement: ...
 
@@ -137,18 +141,10 @@ def submit_statements(queue_arn: pulumi.Input[str]) -> list[Statement]:
     return [Statement(actions=list(SUBMIT_ACTIONS), resources=[queue_arn], sid="SendOrders")]
 
 
-def processor_statements(queue_arn: pulumi.Input[str], receipts_arn: pulumi.Input[str],
-                         enqueue_email: Statement) -> list[Statement]:
-    """Consume the orders queue (what the event source mapping needs), write receipts, enqueue the email."""
-    return [
-        Statement(actions=list(CONSUME_ACTIONS), resources=[queue_arn], sid="ConsumeOrders"),
-        Statement(actions=list(RECEIPT_WRITE_ACTIONS), resources=[receipts_arn], sid="WriteReceipts"),
-        enqueue_email,
-    ]
-
-
-def get_statements(receipts_arn: pulumi.Input[str]) -> list[Statement]:
-    return [Statement(actions=list(RECEIPT_READ_ACTIONS), resources=[receipts_arn], sid="ReadReceipts")]
+def processor_statements(queue_arn: pulumi.Input[str], start: Sequence[Statement]) -> list[Statement]:
+    """Consume the orders queue (what the event source mapping needs), record and start the order's workflow
+    (OrderWorkflow.start_link: PutItem on the orders table, StartExecution of its state machine)."""
+    return [Statement(actions=list(CONSUME_ACTIONS), resources=[queue_arn], sid="ConsumeOrders"), *start]
 
 
 @dataclass(frozen=True)
@@ -195,7 +191,13 @@ class OrderPipeline(pulumi.ComponentResource):
         )
         guard_dead_letter_queue(name, self.dlq, self.queue, "Orders", tags, child, settings.alarm_actions)
         self.receipts = SecureBucket(f"{name}-receipts", SecureBucketArgs(settings=settings, versioned=True), opts=child)
-        receipts_arn = self.receipts.objects_arn(RECEIPTS_PREFIX)
+        # Receipts, the confirmation email and the order's status are the workflow's now (issue 13).
+        self.workflow = OrderWorkflow(
+            f"{name}-workflow",
+            order_workflow_args(settings, settings.workflow, args.email.queue_url, args.email.queue_arn, self.receipts),
+            opts=child,
+        )
+        start, status = self.workflow.start_link(), self.workflow.status_link()
 
         self.submit = PythonFunction(
             f"{name}-submit",
@@ -205,6 +207,7 @@ class OrderPipeline(pulumi.ComponentResource):
                 environment={"ORDERS_QUEUE_URL": self.queue.url},
                 statements=submit_statements(self.queue.arn),
                 schemas=("order",),
+                reserved_concurrency=settings.workflow.front_door_reserved_concurrency,
                 description=f"Validates, prices and queues orders ({settings.stack})",
             ),
             opts=child,
@@ -212,23 +215,23 @@ class OrderPipeline(pulumi.ComponentResource):
         self.processor = PythonFunction(
             f"{name}-process",
             PythonFunctionArgs(
-                handler="orders_process",
+                handler="orders_start",
                 settings=settings,
-                environment={"RECEIPTS_BUCKET": self.receipts.bucket_name, "EMAIL_QUEUE_URL": args.email.queue_url},
-                statements=processor_statements(self.queue.arn, receipts_arn, args.email.enqueue_statement()),
+                environment=dict(start.env),
+                statements=processor_statements(self.queue.arn, start.statements),
                 timeout_seconds=plan.processor_timeout_seconds,
-                description=f"Turns queued orders into receipts and confirmation emails ({settings.stack})",
+                description=f"Records queued orders and starts their workflow ({settings.stack})",
             ),
             opts=child,
         )
         self.get = PythonFunction(
             f"{name}-get",
             PythonFunctionArgs(
-                handler="orders_get",
+                handler="orders_status",
                 settings=settings,
-                environment={"RECEIPTS_BUCKET": self.receipts.bucket_name},
-                statements=get_statements(receipts_arn),
-                description=f"Returns the caller's own order receipt ({settings.stack})",
+                environment=dict(status.env),
+                statements=list(status.statements),
+                description=f"Returns the caller's own order, its status and receipt ({settings.stack})",
             ),
             opts=child,
         )
@@ -252,8 +255,12 @@ class OrderPipeline(pulumi.ComponentResource):
         self.queue_arn = self.queue.arn
         self.dlq_url = self.dlq.url
         self.receipts_bucket = self.receipts.bucket_name
+        self.orders_table = self.workflow.table_name
+        self.state_machine_arn = self.workflow.state_machine_arn
         self.register_outputs(
             {
+                "orders_table": self.orders_table,
+                "state_machine_arn": self.state_machine_arn,
                 "queue_url": self.queue_url,
                 "queue_arn": self.queue_arn,
                 "dlq_url": self.dlq_url,

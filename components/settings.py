@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.order_settings import WorkflowSettings, read_workflow
+
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -141,6 +143,7 @@ class Settings:
     uploads: UploadSettings
     tags: Mapping[str, str] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
+    workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
 
     @property
     def alarm_actions(self) -> tuple[str, ...]:
@@ -432,6 +435,7 @@ def settings_from(
         uploads=_uploads(reader),
         tags={"project": project, "stack": stack, "environment": environment, **tags},
         alarm_topic_arn=reader.text("alarmTopicArn", None, _SNS_TOPIC_ARN, "an SNS topic ARN"),
+        workflow=read_workflow(reader),
     )
     if production and settings.force_destroy_buckets:
         reader._fail("forceDestroyBuckets", True, "production buckets are never force-destroyed")

@@ -12,7 +12,8 @@ from tests.graph import PERMISSION, as_list, dependency, routes
 
 STACKS = stacks()
 PUBLIC_ROUTES = {"GET /health", "POST /register"}
-WILDCARD_ONLY = {a.lower() for service in ("xray", "kinesis") for a in get_actions_that_support_wildcard_arns_only(service)}
+WILDCARD_ONLY = {a.lower() for service in ("xray", "kinesis", "dynamodb")
+                 for a in get_actions_that_support_wildcard_arns_only(service)}
 
 
 def test_the_three_stacks_exist() -> None:
@@ -190,7 +191,7 @@ def test_the_program_only_reads_account_and_region_data(run_pulumi, recording_mo
 # Provider endpoint key for each resource module the program uses (the provider's `endpoints` names).
 ENDPOINT_FOR_MODULE = {
     "apigateway": "apigateway", "cognito": "cognitoidp", "iam": "iam", "kinesis": "kinesis", "lambda": "lambda",
-    "s3": "s3", "ses": "ses", "sesv2": "sesv2", "sqs": "sqs", "kms": "kms",
+    "s3": "s3", "ses": "ses", "sesv2": "sesv2", "sqs": "sqs", "kms": "kms", "dynamodb": "dynamodb", "sfn": "sfn",
 }
 
 
@@ -208,7 +209,9 @@ def test_local_stack_sends_every_service_the_program_uses_to_localstack() -> Non
             continue
         module, kind = resource.type.split(":")[1].split("/")
         if module == "cloudwatch":
-            needed.add("cloudwatchlogs" if kind.startswith("logGroup") else "cloudwatch")
+            # aws.cloudwatch.EventRule/EventTarget are EventBridge's API, not CloudWatch's.
+            needed.add("cloudwatchlogs" if kind.startswith("logGroup") else
+                       "events" if kind.startswith("event") else "cloudwatch")
         else:
             needed.add(ENDPOINT_FOR_MODULE[module])
     assert needed <= set(endpoints), needed - set(endpoints)
@@ -222,6 +225,6 @@ def test_every_alarm_notifies_the_configured_topic() -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:on-call"
     quiet, paged = run_stack("dev"), run_stack("dev", overrides={"alarmTopicArn": topic})
     alarms = paged.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert len(alarms) == 3  # email DLQ, orders DLQ, uploads failure queue
+    assert len(alarms) == 4  # email DLQ, orders DLQ, uploads failure queue, profiles welcome failure queue
     assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
     assert all(not a.inputs.get("alarmActions") for a in quiet.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
