@@ -1,6 +1,7 @@
 """POST /profiles: create or update the caller's own profile.
 
-`userId` is the authorizer's `sub` and `email` its `email` claim; the body (schema `profile`) may carry neither,
+`userId` is the authorizer's `sub` and `email` its `email` claim once Cognito has verified it (otherwise empty:
+the welcome email never goes to an unproven address); the body (schema `profile`) may carry neither,
 so a request can never write someone else's profile. `updatedAt` is the request time API Gateway stamped
 (`requestTimeEpoch`, ms), `createdAt` is kept from the first write. One UpdateItem (not PutItem): attributes
 the body does not name, and the welcome consumer's `welcomeQueued` marker, survive an update.
@@ -19,7 +20,7 @@ from typing import Any
 import boto3
 
 from handlers.common import log
-from handlers.common.claims import require_caller
+from handlers.common.claims import claims_of, require_caller
 from handlers.common.http import HttpError, api_handler, json_body, json_response
 from handlers.common.profiles import public_profile
 from handlers.common.validation import require_valid
@@ -41,7 +42,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if request_time <= 0:
         raise HttpError(400, "invalid_request", "request time missing")
     names = {"#updatedAt": "updatedAt", "#createdAt": "createdAt", "#email": "email"}
-    values: dict[str, Any] = {":now": request_time, ":email": caller.email or ""}
+    verified = str(claims_of(event).get("email_verified", "")).lower() == "true"
+    values: dict[str, Any] = {":now": request_time, ":email": (caller.email or "") if verified else ""}
     assignments = ["#updatedAt = :now", "#createdAt = if_not_exists(#createdAt, :now)", "#email = :email"]
     for field in FIELDS:
         if field in body:

@@ -121,3 +121,10 @@ def test_internal_markers_are_not_returned(handlers) -> None:
     # ...and an update keeps the marker (UpdateItem, not PutItem): no second welcome later.
     post(upsert, {"name": "Alice B"}, cognito_claims(sub=ALICE), request_time=9_999_999_999_999)
     assert items()[0]["welcomeQueued"] == "id"
+
+
+def test_an_unverified_address_is_not_stored(handlers) -> None:
+    upsert, _ = handlers
+    claims = cognito_claims(sub=ALICE, email="alice@example.com") | {"email_verified": "false"}
+    status, body = post(upsert, {"name": "Alice"}, claims)
+    assert status == 201 and body["profile"]["email"] == ""
