@@ -94,6 +94,16 @@ class RetryPolicy:
 # ------------------------------------------------------------------------------------- state machine
 
 
+# Tasks on the longest path: Validate, Reserve, Charge, Receipt, Confirm, then MarkFailed and Compensate.
+LONGEST_PATH_TASKS = 7
+
+
+def longest_execution_seconds(retry: RetryPolicy, task_timeout_seconds: int) -> int:
+    """Every task of the longest path using all its attempts, each timing out, plus the waits between them."""
+    per_task = (retry.max_attempts + 1) * task_timeout_seconds + retry.worst_case_seconds()
+    return int(LONGEST_PATH_TASKS * per_task) + 1
+
+
 def _ddb_history(status: str) -> dict[str, Any]:
     return {"L": [{"M": {"status": {"S": status}, "at": {"S.$": "$$.State.EnteredTime"}}}]}
 
@@ -104,17 +114,24 @@ def plan_definition(
     outbox_url: str,
     retry: RetryPolicy = RetryPolicy(),
     task_timeout_seconds: int = 30,
-    execution_timeout_seconds: int = 900,
+    execution_timeout_seconds: int | None = None,
 ) -> dict[str, Any]:
     """The ASL document. `functions` maps each of LAMBDA_STEPS to the ARN the task invokes (the charge step's
-    is its alias ARN); `outbox_url` is the email outbox the confirmation job goes to."""
+    is its alias ARN); `outbox_url` is the email outbox the confirmation job goes to.
+
+    The execution timeout defaults to the longest path with every task timing out on every attempt: an
+    execution that times out skips every Catch, so it must never be what stops a running order."""
     missing = set(LAMBDA_STEPS) - set(functions)
     if missing:
         raise ValueError(f"no function for steps {sorted(missing)}")
     if not 1 <= task_timeout_seconds <= 900:
         raise ValueError(f"task timeout must be 1..900 s (Lambda's maximum), got {task_timeout_seconds}")
-    if execution_timeout_seconds < 5 * (task_timeout_seconds + retry.worst_case_seconds()):
-        raise ValueError("the execution timeout is shorter than the steps with their retries")
+    longest = longest_execution_seconds(retry, task_timeout_seconds)
+    if execution_timeout_seconds is None:
+        execution_timeout_seconds = longest
+    if execution_timeout_seconds < longest:
+        raise ValueError(f"the execution timeout {execution_timeout_seconds} s is shorter than the steps with their "
+                         f"retries ({longest} s)")
     catch_all = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MarkFailed"}]
 
     def lambda_task(step: str, nxt: str, result_path: str | None, catch: list[dict[str, Any]] = catch_all) -> dict:

@@ -37,7 +37,7 @@ retries = st.builds(
 
 @given(functions, retries, st.integers(1, 60))
 def test_every_planned_definition_is_sound(fns, retry, timeout) -> None:
-    document = plan_definition(fns, "orders", "https://queue", retry, timeout, execution_timeout_seconds=86_400)
+    document = plan_definition(fns, "orders", "https://queue", retry, timeout)
 
     assert check_definition(document) == []
     assert reachable(document) == set(document["States"])
@@ -78,10 +78,16 @@ def test_a_confirmed_order_is_never_compensated() -> None:
     assert not after_confirm & {"MarkFailed", "Compensate"}
 
 
-def test_execution_timeout_must_cover_the_steps_and_their_retries() -> None:
+@given(retries, st.integers(1, 900))
+def test_execution_timeout_covers_the_longest_path_with_every_attempt_timing_out(retry, timeout) -> None:
+    document = plan_definition({s: s for s in LAMBDA_STEPS}, "t", "u", retry, timeout)
+    tasks = [s for s in document["States"].values() if s["Type"] == "Task"]
+    per_task = [(r["MaxAttempts"] + 1) * timeout + retry.worst_case_seconds() for s in tasks for r in s["Retry"][:1]]
+    longest_path = sorted(per_task)[-plan.LONGEST_PATH_TASKS:]
+    assert document["TimeoutSeconds"] >= sum(longest_path)
     with pytest.raises(ValueError, match="execution timeout"):
-        plan_definition({s: s for s in LAMBDA_STEPS}, "t", "u", RetryPolicy(max_attempts=50, max_delay_seconds=600),
-                        execution_timeout_seconds=900)
+        plan_definition({s: s for s in LAMBDA_STEPS}, "t", "u", retry, timeout,
+                        execution_timeout_seconds=document["TimeoutSeconds"] - 2)
 
 
 @given(st.sampled_from(sorted(order_state.FORWARD + (order_state.FAILED, order_state.EXPIRED))),
