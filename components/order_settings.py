@@ -101,6 +101,7 @@ def order_workflow_args(settings: Settings, workflow: WorkflowSettings, outbox_u
         functions=settings_functions(settings),
         table_name=settings.resource_name("orders", 255),
         state_machine_name=settings.resource_name("orders", 80),
+        compensation_queue_name=settings.resource_name("orders-compensation-failures", 80),
         outbox_url=outbox_url,
         outbox_arn=outbox_arn,
         receipts_bucket=receipts.bucket_name,
@@ -112,4 +113,5 @@ def order_workflow_args(settings: Settings, workflow: WorkflowSettings, outbox_u
         max_charge_amount=workflow.max_charge_amount,
         charge_provisioned_concurrency=workflow.charge_provisioned_concurrency,
         tags=settings.tags,
+        alarm_actions=settings.alarm_actions,
     )

@@ -10,6 +10,7 @@ The workflow (Standard, one execution per order, named by the order id):
       └──────────┴──────────┴─────────┴──────────┴── Catch (any error, after Retry) ──> MarkFailed
                                                                        dynamodb:updateItem (FAILED + reason)
                                                                                  └─> Compensate (λ) ─> OrderFailed
+                                 Compensate's Catch ─> ParkCompensation (sqs:sendMessage, alarmed queue) ─> Fail
     QueueConfirmation's Catch goes to ConfirmationNotQueued instead: a confirmed order is never undone.
 
 Lambda steps retry on Lambda's own transient errors and our `TransientError` with exponential backoff and jitter;
@@ -94,8 +95,8 @@ class RetryPolicy:
 # ------------------------------------------------------------------------------------- state machine
 
 
-# Tasks on the longest path: Validate, Reserve, Charge, Receipt, Confirm, then MarkFailed and Compensate.
-LONGEST_PATH_TASKS = 7
+# Tasks on the longest path: Validate, Reserve, Charge, Receipt, Confirm, MarkFailed, Compensate, ParkCompensation.
+LONGEST_PATH_TASKS = 8
 
 
 def longest_execution_seconds(retry: RetryPolicy, task_timeout_seconds: int) -> int:
@@ -112,15 +113,19 @@ def plan_definition(
     functions: Mapping[str, str],
     table_name: str,
     outbox_url: str,
+    compensation_queue_url: str = "",
     retry: RetryPolicy = RetryPolicy(),
     task_timeout_seconds: int = 30,
     execution_timeout_seconds: int | None = None,
 ) -> dict[str, Any]:
     """The ASL document. `functions` maps each of LAMBDA_STEPS to the ARN the task invokes (the charge step's
-    is its alias ARN); `outbox_url` is the email outbox the confirmation job goes to.
+    is its alias ARN); `outbox_url` is the email outbox the confirmation job goes to; `compensation_queue_url`
+    the alarmed queue where an order whose compensation failed is parked for a human (never silently stuck).
 
     The execution timeout defaults to the longest path with every task timing out on every attempt: an
     execution that times out skips every Catch, so it must never be what stops a running order."""
+    if not compensation_queue_url:
+        raise ValueError("a compensation queue is required: a failed undo must reach a human")
     missing = set(LAMBDA_STEPS) - set(functions)
     if missing:
         raise ValueError(f"no function for steps {sorted(missing)}")
@@ -233,8 +238,22 @@ def plan_definition(
             "Compensate": lambda_task(
                 "Compensate", "OrderFailed", "$.compensation",
                 catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.compensationError",
-                        "Next": "CompensationFailed"}],
+                        "Next": "ParkCompensation"}],
             ),
+            "ParkCompensation": {
+                "Type": "Task",
+                "Resource": SQS_SEND,
+                "Parameters": {
+                    "QueueUrl": compensation_queue_url,
+                    "MessageBody": {"orderId.$": "$.orderId", "error.$": "$.error",
+                                    "compensationError.$": "$.compensationError",
+                                    "execution.$": "$$.Execution.Id"},
+                },
+                "ResultPath": None,
+                "Retry": [retry.retrier(SQS_TRANSIENT)],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.parkError", "Next": "CompensationFailed"}],
+                "Next": "CompensationFailed",
+            },
             "OrderFailed": {"Type": "Fail", "Error": "OrderFailed", "Cause": "The order was recorded FAILED and "
                             "what it had reserved or charged was undone"},
             "CompensationFailed": {"Type": "Fail", "Error": "CompensationFailed",

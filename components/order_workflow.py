@@ -39,7 +39,8 @@ from components.order_states import (
     orders_table,
     plan_definition,
 )
-from components.profiles import table_resource
+from components.profiles import FAILURE_RETENTION_SECONDS, table_resource
+from components.queues import backlog_alarm
 
 CHARGE_ALIAS = "live"
 CLEANUP_TIMEOUT_SECONDS = 120
@@ -60,11 +61,12 @@ def step_statements(step: str, table_arn: pulumi.Input[str], receipts_objects_ar
 
 
 def machine_statements(function_arns: Sequence[pulumi.Input[str]], table_arn: pulumi.Input[str],
-                       outbox_arn: pulumi.Input[str]) -> list[Statement]:
+                       outbox_arn: pulumi.Input[str], compensation_queue_arn: pulumi.Input[str]) -> list[Statement]:
     return [
         Statement(actions=["lambda:InvokeFunction"], resources=list(function_arns), sid="InvokeSteps"),
         Statement(actions=["dynamodb:UpdateItem"], resources=[table_arn], sid="ConfirmOrFail"),
-        Statement(actions=["sqs:SendMessage"], resources=[outbox_arn], sid="QueueConfirmation"),
+        Statement(actions=["sqs:SendMessage"], resources=[outbox_arn, compensation_queue_arn],
+                  sid="QueueConfirmationOrParkCompensation"),
     ]
 
 
@@ -90,6 +92,7 @@ class OrderWorkflowArgs:
     functions: FunctionFactory
     table_name: str
     state_machine_name: str
+    compensation_queue_name: str
     outbox_url: pulumi.Input[str]
     outbox_arn: pulumi.Input[str]
     receipts_bucket: pulumi.Input[str]
@@ -103,11 +106,14 @@ class OrderWorkflowArgs:
     max_charge_amount: str = "5000.00"
     charge_provisioned_concurrency: int | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    alarm_actions: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         import re
 
         problems = []
+        if not 1 <= len(self.compensation_queue_name) <= 80:
+            problems.append("compensation_queue_name is 1..80 characters (SQS)")
         if not STATE_MACHINE_NAME.match(self.state_machine_name):
             problems.append("state_machine_name is 1-80 of [A-Za-z0-9_-]")
         if not 60 <= self.pending_timeout_seconds <= 7 * 86_400:
@@ -121,7 +127,7 @@ class OrderWorkflowArgs:
         try:
             check_schedule(self.cleanup_schedule)
             self.plan  # noqa: B018 - a bad table name raises here
-            plan_definition({s: "arn" for s in LAMBDA_STEPS}, self.table_name, "url", self.retry,
+            plan_definition({s: "arn" for s in LAMBDA_STEPS}, self.table_name, "url", "url", self.retry,
                             self.task_timeout_seconds)
         except ValueError as exc:
             problems.append(str(exc))
@@ -174,6 +180,22 @@ class OrderWorkflow(pulumi.ComponentResource):
                 f"{name}-charge-provisioned", function_name=charge.name, qualifier=self.charge_alias.name,
                 provisioned_concurrent_executions=args.charge_provisioned_concurrency, opts=child)
 
+        self.compensation_queue = aws.sqs.Queue(
+            f"{name}-compensation-failures",
+            name=args.compensation_queue_name,
+            message_retention_seconds=FAILURE_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            # The workflow's dead-letter queue (its last Catch writes here, a human reads): no queue may make it
+            # its own DLQ.
+            redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
+            tags=tags,
+            opts=child,
+        )
+        backlog_alarm(f"{name}-compensation-failures-alarm", self.compensation_queue,
+                      "An order is FAILED but undoing its reservation or charge failed after every retry: each "
+                      "message names the order and both errors; release/refund by hand, then delete the message.",
+                      tags, child, args.alarm_actions)
+
         invoked = {step: fn.arn for step, fn in self.steps.items()} | {"Charge": self.charge_alias.arn}
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.role = aws.iam.Role(f"{name}-machine-role", assume_role_policy=machine_trust_policy(account_id),
@@ -181,15 +203,16 @@ class OrderWorkflow(pulumi.ComponentResource):
                                  tags=tags, opts=child)
         policy = aws.iam.RolePolicy(
             f"{name}-machine-policy", role=self.role.id,
-            policy=policy_document(machine_statements(list(invoked.values()), self.table.arn, args.outbox_arn)),
+            policy=policy_document(machine_statements(list(invoked.values()), self.table.arn, args.outbox_arn,
+                                                      self.compensation_queue.arn)),
             opts=child)
 
         steps_order = list(invoked)
 
         def definition(values: list[str]) -> str:
-            *arns, table_name, outbox_url = values
+            *arns, table_name, outbox_url, compensation_url = values
             document = plan_definition(dict(zip(steps_order, arns, strict=True)), table_name, outbox_url,
-                                       args.retry, args.task_timeout_seconds)
+                                       compensation_url, args.retry, args.task_timeout_seconds)
             problems = check_definition(document)
             if problems:
                 raise ValueError(f"order state machine definition: {problems}")
@@ -200,7 +223,8 @@ class OrderWorkflow(pulumi.ComponentResource):
             name=args.state_machine_name,
             type="STANDARD",
             role_arn=self.role.arn,
-            definition=pulumi.Output.all(*invoked.values(), self.table.name, args.outbox_url).apply(definition),
+            definition=pulumi.Output.all(*invoked.values(), self.table.name, args.outbox_url,
+                                         self.compensation_queue.url).apply(definition),
             tags=tags,
             # The role must allow the invocations before the first execution can start.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),

@@ -37,7 +37,7 @@ retries = st.builds(
 
 @given(functions, retries, st.integers(1, 60))
 def test_every_planned_definition_is_sound(fns, retry, timeout) -> None:
-    document = plan_definition(fns, "orders", "https://queue", retry, timeout)
+    document = plan_definition(fns, "orders", "https://queue", "https://park", retry, timeout)
 
     assert check_definition(document) == []
     assert reachable(document) == set(document["States"])
@@ -51,7 +51,7 @@ def test_every_planned_definition_is_sound(fns, retry, timeout) -> None:
 
 @given(functions, st.data())
 def test_removing_a_tasks_retry_or_catch_or_any_state_is_reported(fns, data) -> None:
-    document = plan_definition(fns, "orders", "https://queue")
+    document = plan_definition(fns, "orders", "https://queue", "https://park")
     tasks = sorted(n for n, s in document["States"].items() if s["Type"] == "Task")
     broken = copy.deepcopy(document)
     name = data.draw(st.sampled_from(tasks))
@@ -66,27 +66,27 @@ def test_removing_a_tasks_retry_or_catch_or_any_state_is_reported(fns, data) -> 
 
 
 def test_an_unreachable_state_is_reported() -> None:
-    document = plan_definition({s: s for s in LAMBDA_STEPS}, "orders", "https://queue")
+    document = plan_definition({s: s for s in LAMBDA_STEPS}, "orders", "https://queue", "https://park")
     document["States"]["Orphan"] = {"Type": "Succeed"}
     assert check_definition(document) == ["Orphan is unreachable"]
 
 
 def test_a_confirmed_order_is_never_compensated() -> None:
     """QueueConfirmation (after Confirm) must not lead to MarkFailed/Compensate, whatever fails."""
-    document = plan_definition({s: s for s in LAMBDA_STEPS}, "orders", "https://queue")
+    document = plan_definition({s: s for s in LAMBDA_STEPS}, "orders", "https://queue", "https://park")
     after_confirm = reachable({"StartAt": "HasEmail", "States": document["States"]})
     assert not after_confirm & {"MarkFailed", "Compensate"}
 
 
 @given(retries, st.integers(1, 900))
 def test_execution_timeout_covers_the_longest_path_with_every_attempt_timing_out(retry, timeout) -> None:
-    document = plan_definition({s: s for s in LAMBDA_STEPS}, "t", "u", retry, timeout)
+    document = plan_definition({s: s for s in LAMBDA_STEPS}, "t", "u", "p", retry, timeout)
     tasks = [s for s in document["States"].values() if s["Type"] == "Task"]
     per_task = [(r["MaxAttempts"] + 1) * timeout + retry.worst_case_seconds() for s in tasks for r in s["Retry"][:1]]
     longest_path = sorted(per_task)[-plan.LONGEST_PATH_TASKS:]
     assert document["TimeoutSeconds"] >= sum(longest_path)
     with pytest.raises(ValueError, match="execution timeout"):
-        plan_definition({s: s for s in LAMBDA_STEPS}, "t", "u", retry, timeout,
+        plan_definition({s: s for s in LAMBDA_STEPS}, "t", "u", "p", retry, timeout,
                         execution_timeout_seconds=document["TimeoutSeconds"] - 2)
 
 
@@ -108,7 +108,7 @@ def test_planner_and_handlers_agree_on_statuses_and_index() -> None:
     for name in ("PENDING", "VALIDATED", "RESERVED", "CHARGED", "CONFIRMED", "FAILED", "EXPIRED", "STATUS_INDEX"):
         assert getattr(plan, name) == getattr(order_state, name)
     # Every in-progress status is one MarkFailed may move to FAILED (its condition lists them all).
-    condition = plan_definition({s: s for s in LAMBDA_STEPS}, "t", "u")["States"]["MarkFailed"]["Parameters"]
+    condition = plan_definition({s: s for s in LAMBDA_STEPS}, "t", "u", "p")["States"]["MarkFailed"]["Parameters"]
     values = {v["S"] for k, v in condition["ExpressionAttributeValues"].items() if k != ":failed" and "S" in v}
     assert values == set(order_state.IN_PROGRESS)
 

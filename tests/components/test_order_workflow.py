@@ -36,7 +36,9 @@ def recording_mocks() -> StateMocks:
 
 def workflow_args(settings: Settings, receipts: SecureBucket, **overrides: Any) -> OrderWorkflowArgs:
     values = dict(functions=settings_functions(settings), table_name=settings.resource_name("orders", 255),
-                  state_machine_name=settings.resource_name("orders", 80), outbox_url=OUTBOX_URL,
+                  state_machine_name=settings.resource_name("orders", 80),
+                  compensation_queue_name=settings.resource_name("orders-compensation-failures", 80),
+                  outbox_url=OUTBOX_URL,
                   outbox_arn=OUTBOX_ARN, receipts_bucket=receipts.bucket_name,
                   receipts_objects_arn=receipts.objects_arn("receipts/"), protect=settings.protect_data,
                   tags=settings.tags)
@@ -108,6 +110,11 @@ def test_deployed_definition_is_sound_and_invokes_exactly_the_step_functions(run
     assert states["Confirm"]["Parameters"]["TableName"] == table["name"]
     assert states["MarkFailed"]["Parameters"]["TableName"] == table["name"]
     assert states["QueueConfirmation"]["Parameters"]["QueueUrl"] == OUTBOX_URL
+    park = run.named("orders-workflow-compensation-failures")
+    assert states["ParkCompensation"]["Parameters"]["QueueUrl"] == park.outputs["url"]
+    assert park.inputs["sqsManagedSseEnabled"] is True
+    alarm = run.named("orders-workflow-compensation-failures-alarm").inputs
+    assert alarm["dimensions"] == {"QueueName": park.inputs["name"]} and alarm["threshold"] == 0
 
 
 def test_state_machine_role_can_do_exactly_what_the_definition_uses(run_pulumi) -> None:
@@ -116,8 +123,9 @@ def test_state_machine_role_can_do_exactly_what_the_definition_uses(run_pulumi) 
     granted = machine_grants(run)
     table_arn = run.named("orders-workflow-table").outputs["arn"]
 
+    park = run.named("orders-workflow-compensation-failures").outputs["arn"]
     assert granted == {**{arn: {"lambda:InvokeFunction"} for arn in invoked_functions(document).values()},
-                       table_arn: {"dynamodb:UpdateItem"}, OUTBOX_ARN: {"sqs:SendMessage"}}
+                       table_arn: {"dynamodb:UpdateItem"}, OUTBOX_ARN: {"sqs:SendMessage"}, park: {"sqs:SendMessage"}}
     assert set().union(*granted.values()) == integration_actions(document)
     trust = json.loads(run.named("orders-workflow-machine-role").inputs["assumeRolePolicy"])["Statement"]
     assert trust == [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole",
@@ -199,7 +207,8 @@ def test_links_give_the_pipeline_exactly_what_its_handlers_call(run_pulumi) -> N
     ({"task_timeout_seconds": 901}, "task timeout"),
 ])
 def test_args_refuse_what_aws_would(override: dict[str, Any], message: str) -> None:
-    values = dict(functions=None, table_name="orders-t", state_machine_name="orders", outbox_url="u",
+    values = dict(functions=None, table_name="orders-t", state_machine_name="orders", compensation_queue_name="p",
+                  outbox_url="u",
                   outbox_arn="a", receipts_bucket="b", receipts_objects_arn="b/*")
     with pytest.raises(ValueError, match=message):
         OrderWorkflowArgs(**(values | override))

@@ -101,6 +101,7 @@ class Workflow:
     orders_url: str
     orders_arn: str
     outbox_url: str
+    park_url: str
     submit: ModuleType
     start: ModuleType
     lambdas: InProcessLambda
@@ -177,6 +178,7 @@ def workflow(monkeypatch: pytest.MonkeyPatch, load_handler) -> Iterator[Workflow
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
         orders_url = create_queue("orders")
         outbox_url = create_queue("outbox")
+        park_url = create_queue("compensation-failures")
         env = {"ORDERS_TABLE": TABLE, "RECEIPTS_BUCKET": BUCKET, "MAX_CHARGE_AMOUNT": "100.00"}
         arns = {}
         for step in LAMBDA_STEPS:
@@ -185,7 +187,7 @@ def workflow(monkeypatch: pytest.MonkeyPatch, load_handler) -> Iterator[Workflow
         version = lam.publish_version(FunctionName="orders-charge")["Version"]
         arns["Charge"] = lam.create_alias(FunctionName="orders-charge", Name="live", FunctionVersion=version)[
             "AliasArn"]
-        definition = plan_definition(arns, TABLE, outbox_url)
+        definition = plan_definition(arns, TABLE, outbox_url, park_url)
         machine_arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
             name=MACHINE, definition=json.dumps(definition), type="STANDARD",
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/orders-workflow")["stateMachineArn"]
@@ -195,7 +197,7 @@ def workflow(monkeypatch: pytest.MonkeyPatch, load_handler) -> Iterator[Workflow
         submit = load_handler("orders_submit", {"ORDERS_QUEUE_URL": orders_url})
         start = load_handler("orders_start", {"ORDERS_TABLE": TABLE, "STATE_MACHINE_ARN": machine_arn,
                                               "PENDING_TIMEOUT_SECONDS": "3600", "ORDER_RETENTION_DAYS": "365"})
-        yield Workflow(machine_arn, orders_url, orders_arn, outbox_url, submit, start, lambdas)
+        yield Workflow(machine_arn, orders_url, orders_arn, outbox_url, park_url, submit, start, lambdas)
 
 
 def test_a_full_order_reaches_confirmed_with_receipt_and_one_confirmation(workflow: Workflow) -> None:
@@ -313,3 +315,21 @@ def test_get_order_answers_from_the_table_as_the_workflow_moves(workflow: Workfl
     assert code == 200 and body["status"] == "CONFIRMED" and body["total"] == "42.50"
     assert body["receipt"]["orderId"] == order_id
     assert get(order_id, "sub-2")[0] == 404
+
+
+def test_a_failed_compensation_parks_the_order_for_a_human(workflow: Workflow) -> None:
+    workflow.lambdas.failures["orders-compensate"] = [RuntimeError("refund service down")]
+    messages = workflow.submit_orders(order_body(("A-1", 3, "50.00")))  # declined at Charge
+    order_id = json.loads(messages[0]["Body"])["orderId"]
+
+    workflow.deliver(messages)
+
+    assert workflow.wait(order_id)["status"] == "FAILED"
+    failed = [e for e in workflow.history(order_id) if e["type"] == "ExecutionFailed"]
+    assert failed[0]["executionFailedEventDetails"]["error"] == "CompensationFailed"
+    item = order(order_id)
+    assert item["status"] == "FAILED" and item["reservation"]["released"] is False  # not undone...
+    parked = [json.loads(m["Body"]) for m in queued(workflow.park_url)]
+    assert [p["orderId"] for p in parked] == [order_id]  # ...but waiting, alarmed, for a human
+    assert parked[0]["error"]["Error"] == "PaymentDeclined"
+    assert parked[0]["compensationError"]["Error"] == "RuntimeError"
