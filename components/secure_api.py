@@ -25,6 +25,7 @@ from components.api_plan import (
     preflight_response_template,
 )
 from components.function import HANDLERS_DIR, PythonFunction
+from components.naming import statement_id
 from components.settings import Settings
 
 # JSON access-log line: one object per request with the fields needed to trace a call end to end.
@@ -390,6 +391,8 @@ class SecureApi(pulumi.ComponentResource):
         )
         permission = aws.lambda_.Permission(
             f"{label}-permission",
+            # Explicit: the provider's auto-name keeps the route's '/', '{', '}', which AWS refuses.
+            statement_id=statement_id(f"{label}-permission"),
             action="lambda:InvokeFunction",
             function=function.function_name,
             principal="apigateway.amazonaws.com",

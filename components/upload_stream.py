@@ -26,6 +26,7 @@ import pulumi_aws as aws
 
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.function import Condition, PythonFunction, PythonFunctionArgs, Statement
+from components.naming import statement_id
 from components.queues import backlog_alarm
 from components.secure_api import Route, SecureApi
 from components.settings import STARTING_POSITIONS, Settings
@@ -334,6 +335,7 @@ class UploadStream(pulumi.ComponentResource):
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         permission = aws.lambda_.Permission(
             f"{name}-ingest-permission",
+            statement_id=statement_id(f"{name}-ingest-permission"),
             action="lambda:InvokeFunction",
             function=self.ingest.function_name,
             principal="s3.amazonaws.com",

@@ -1,8 +1,9 @@
 """Realistic provider answers for running the program under `pulumi.runtime.set_mocks`.
 
 The provider normally computes ids, ARNs and URLs. These mocks compute the same shapes (camelCase keys,
-real ARN formats, auto-names with a suffix) so that the program, its policies and the policy pack see
-what they would see after `pulumi up`.
+real ARN formats) so that the program, its policies and the policy pack see what they would see after
+`pulumi up`. Like the provider, every registration is first auto-named (offline/autonaming.py) and checked
+against the AWS API constraints (offline/aws_constraints.py): what AWS would refuse fails the registration.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import json
 from typing import Any
 
 import pulumi
+
+from offline.autonaming import auto_name
+from offline.aws_constraints import check
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -236,11 +240,14 @@ class RealisticMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         if not args.custom:
             return None, {}
-        outputs = dict(args.inputs)
+        # What the provider's Check does before any create: fill auto-names, then AWS validates the call.
+        inputs = {**args.inputs, **auto_name(args.typ, args.name, args.inputs)}
+        check(args.typ, args.name, inputs)
+        outputs = dict(inputs)
         compute = _COMPUTED.get(args.typ)
         if compute is not None:
-            resource_id, computed = compute(args.inputs, args.name)
-            outputs.update({k: v for k, v in computed.items() if k not in args.inputs or k in ("arn",)})
+            resource_id, computed = compute(inputs, args.name)
+            outputs.update({k: v for k, v in computed.items() if k not in inputs or k in ("arn",)})
         else:
             resource_id = _generic_id(args.name)
             if "arn" not in outputs:

@@ -23,6 +23,7 @@ from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from offline.cli_config import merge_stack_config
 from offline.mocks import RealisticMocks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -140,29 +141,27 @@ def _plain(value: Any) -> Any:
 
 
 def stack_config(stack: str, root: Path = REPO_ROOT, overrides: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:
-    """The config map the CLI would hand the program: project defaults, then the stack file, then overrides."""
+    """The config map the CLI would hand the program, under the CLI's own merge rules (offline/cli_config.py).
+
+    `overrides` act like `pulumi config set` on the stack file before the merge (`None` = `pulumi config rm`), so
+    removing a key the project declares without a default fails exactly as the CLI would.
+    """
     project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
     project = project_file["name"]
-    values: dict[str, Any] = {}
-    for key, spec in (project_file.get("config") or {}).items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(spec, dict) and "default" in spec:
-            values[full_key] = spec["default"]
-        elif not isinstance(spec, dict):
-            values[full_key] = spec
     stack_file = root / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise FileNotFoundError(f"no stack file {stack_file.name}")
+    values: dict[str, Any] = {}
     for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        values[full_key] = value
+        values[key if ":" in key else f"{project}:{key}"] = value
     for key, value in (overrides or {}).items():
         full_key = key if ":" in key else f"{project}:{key}"
         if value is None:
             values.pop(full_key, None)
         else:
             values[full_key] = value
-    return project, {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    merged = merge_stack_config(project, stack, project_file.get("config"), values)
+    return project, {k: v if isinstance(v, str) else json.dumps(v) for k, v in merged.items()}
 
 
 def run_program(

@@ -17,7 +17,7 @@ def test_stack_config_layers_project_defaults_stack_file_and_overrides() -> None
     project, values = stack_config("prod", REPO_ROOT, {"logRetentionDays": 30, "usagePlanEnabled": None})
     assert project == "secure-serverless"
     assert values["secure-serverless:logRetentionDays"] == "30"  # override beats the stack file's 365
-    assert "secure-serverless:usagePlanEnabled" not in values  # None removes the key
+    assert values["secure-serverless:usagePlanEnabled"] == "true"  # None removes the stack value: the default applies
     assert values["secure-serverless:lambdaMemoryMb"] == "256"  # project default
     assert json.loads(values["secure-serverless:corsAllowedOrigins"]) == ["https://app.example.com"]
     assert values["aws:region"] == "us-east-1"
