@@ -27,6 +27,7 @@ import pulumi_aws as aws
 
 from components.function import PythonFunction, Statement, policy_document
 from components.function_factory import FunctionFactory, FunctionSpec, publish_versions
+from components.naming import statement_id
 from components.order_states import (
     LAMBDA_STEPS,
     STATE_MACHINE_NAME,
@@ -239,7 +240,8 @@ class OrderWorkflow(pulumi.ComponentResource):
             f"{name}-cleanup-schedule", schedule_expression=args.cleanup_schedule,
             description="Expire stale PENDING orders", tags=tags, opts=child)
         permission = aws.lambda_.Permission(
-            f"{name}-cleanup-permission", action="lambda:InvokeFunction", function=self.cleanup.function_name,
+            f"{name}-cleanup-permission", statement_id=statement_id(f"{name}-cleanup-permission"),
+            action="lambda:InvokeFunction", function=self.cleanup.function_name,
             principal="events.amazonaws.com", source_arn=self.schedule.arn, opts=child)
         aws.cloudwatch.EventTarget(
             f"{name}-cleanup-target", rule=self.schedule.name, arn=self.cleanup.arn,

@@ -144,6 +144,24 @@ TABLE: dict[str, tuple[Param, ...]] = {
     "aws:iam/rolePolicy:RolePolicy": _params("iam", "PutRolePolicy", {
         "name": "PolicyName", "role": "RoleName", "policy": "PolicyDocument",
     }),
+    "aws:cloudwatch/eventRule:EventRule": _params("events", "PutRule", {
+        "name": "Name", "scheduleExpression": "ScheduleExpression", "description": "Description", "state": "State",
+    }),
+    "aws:cloudwatch/eventTarget:EventTarget": _params("events", "PutTargets", {
+        "rule": "Rule", "arn": "Targets[].Arn", "targetId": "Targets[].Id",
+        "retryPolicy.maximumRetryAttempts": "Targets[].RetryPolicy.MaximumRetryAttempts",
+        "retryPolicy.maximumEventAgeInSeconds": "Targets[].RetryPolicy.MaximumEventAgeInSeconds",
+    }),
+    "aws:dynamodb/table:Table": (
+        *_params("dynamodb", "CreateTable", {
+            "name": "TableName", "billingMode": "BillingMode", "streamViewType": "StreamSpecification.StreamViewType",
+            "attributes[].name": "AttributeDefinitions[].AttributeName",
+            "attributes[].type": "AttributeDefinitions[].AttributeType",
+            "globalSecondaryIndexes[].name": "GlobalSecondaryIndexes[].IndexName",
+            "globalSecondaryIndexes[].projectionType": "GlobalSecondaryIndexes[].Projection.ProjectionType",
+        }),
+        *_params("dynamodb", "UpdateTimeToLive", {"ttl.attributeName": "TimeToLiveSpecification.AttributeName"}),
+    ),
     "aws:kinesis/stream:Stream": (
         *_params("kinesis", "CreateStream", {
             "name": "StreamName", "shardCount": "ShardCount", "streamModeDetails.streamMode": "StreamModeDetails.StreamMode",
@@ -160,6 +178,15 @@ TABLE: dict[str, tuple[Param, ...]] = {
         "scalingConfig.maximumConcurrency": "ScalingConfig.MaximumConcurrency",
         "destinationConfig.onFailure.destinationArn": "DestinationConfig.OnFailure.Destination",
     }),
+    "aws:lambda/alias:Alias": _params("lambda", "CreateAlias", {
+        "name": "Name", "functionName": "FunctionName", "functionVersion": "FunctionVersion",
+        "description": "Description",
+    }),
+    "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig": _params(
+        "lambda", "PutProvisionedConcurrencyConfig", {
+            "functionName": "FunctionName", "qualifier": "Qualifier",
+            "provisionedConcurrentExecutions": "ProvisionedConcurrentExecutions",
+        }),
     "aws:lambda/function:Function": (
         *_params("lambda", "CreateFunction", {
             "name": "FunctionName", "role": "Role", "runtime": "Runtime", "handler": "Handler",
@@ -185,6 +212,9 @@ TABLE: dict[str, tuple[Param, ...]] = {
         "sourceArn": "SourceArn", "sourceAccount": "SourceAccount", "qualifier": "Qualifier",
         "eventSourceToken": "EventSourceToken", "principalOrgId": "PrincipalOrgID",
         "functionUrlAuthType": "FunctionUrlAuthType",
+    }),
+    "aws:sfn/stateMachine:StateMachine": _params("stepfunctions", "CreateStateMachine", {
+        "name": "name", "type": "type", "roleArn": "roleArn", "definition": "definition",
     }),
     "aws:s3/bucket:Bucket": _params("s3", "CreateBucket", {"bucket": "Bucket", "objectLockEnabled":
                                                            "ObjectLockEnabledForBucket"}),
