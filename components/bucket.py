@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import Settings
+from .limits import check_tags
+from .link import Link, Statement
+from .tokens import component_type, with_legacy_alias
 
 PUBLIC_ACCESS_BLOCKS = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
 
@@ -33,11 +36,16 @@ def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
 
 @dataclass(frozen=True)
 class SecureBucketArgs:
-    settings: Settings
+    tags: Mapping[str, str] = field(default_factory=dict)
+    # Let `pulumi destroy` empty the bucket; production keeps it False.
+    force_destroy: bool = False
+    # protect + retainOnDelete: neither `pulumi destroy` nor a removed component deletes the data.
+    protect: bool = False
     versioned: bool = False
     noncurrent_version_expiration_days: int = 90
 
     def __post_init__(self) -> None:
+        check_tags(self.tags)
         if not 1 <= self.noncurrent_version_expiration_days <= 3650:
             raise ValueError("noncurrent_version_expiration_days must be 1..3650")
 
@@ -48,17 +56,14 @@ class SecureBucket(pulumi.ComponentResource):
     arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:SecureBucket", name, None, opts)
-        settings = args.settings
+        super().__init__(component_type("SecureBucket"), name, None, with_legacy_alias("SecureBucket", opts))
         child = pulumi.ResourceOptions(parent=self)
 
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            force_destroy=settings.force_destroy_buckets,
-            tags=dict(settings.tags),
-            opts=pulumi.ResourceOptions(
-                parent=self, protect=settings.protect_data, retain_on_delete=settings.protect_data
-            ),
+            force_destroy=args.force_destroy,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
@@ -137,3 +142,14 @@ class SecureBucket(pulumi.ComponentResource):
         if prefix.startswith("/") or "*" in prefix:
             raise ValueError(f"prefix {prefix!r} must be relative and wildcard-free")
         return pulumi.Output.concat(self.arn, "/", prefix, "*")
+
+    def read_link(self, prefix: str, *, env: str = "BUCKET", sid: str = "ReadObjects") -> Link:
+        """The bucket name in `env` + `s3:GetObject` on `prefix*` only."""
+        return Link(env={env: self.bucket_name},
+                    statements=[Statement(actions=["s3:GetObject"], resources=[self.objects_arn(prefix)], sid=sid)])
+
+    def write_link(self, prefix: str, *, env: str = "BUCKET", sid: str = "WriteObjects",
+                   actions: tuple[str, ...] = ("s3:PutObject",)) -> Link:
+        """The bucket name in `env` + `actions` (default `s3:PutObject`) on `prefix*` only."""
+        return Link(env={env: self.bucket_name},
+                    statements=[Statement(actions=list(actions), resources=[self.objects_arn(prefix)], sid=sid)])

@@ -16,16 +16,19 @@ loaded from `templates/email/` by `components.email_templates`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from components.email_templates import EmailTemplate, load_templates, sender_manifest
-from components.function import Condition, PythonFunction, PythonFunctionArgs, Statement
-from components.queues import dead_letter_queue, guard_dead_letter_queue, redrive_policy, sqs_trigger
-from components.settings import Settings
+from .email_templates import TEMPLATE_DIR, EmailTemplate, load_templates, sender_manifest
+from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from .limits import DOMAIN, EMAIL, check_range, check_tags
+from .link import Condition, Link, Statement
+from .queues import dead_letter_queue, guard_dead_letter_queue, redrive_policy, sqs_trigger
+from .tokens import component_type, with_legacy_alias
 
 # Events the configuration set publishes; the first four are the ones an operator watches.
 EVENT_TYPES = ("SEND", "DELIVERY", "BOUNCE", "COMPLAINT", "REJECT", "RENDERING_FAILURE", "DELIVERY_DELAY")
@@ -53,24 +56,24 @@ class EmailPlan:
     manifest: dict[str, dict]
 
 
-def plan_email(settings: Settings, templates: Sequence[EmailTemplate], sender_timeout_seconds: int) -> EmailPlan:
+def plan_email(args: EmailSenderArgs, templates: Sequence[EmailTemplate]) -> EmailPlan:
     """Names and limits: stack-unique SES and SQS names, visibility timeout = 6 x the sender's timeout."""
-    email = settings.email
-    template_names = {t.name: settings.resource_name(t.name) for t in templates}
+    naming = args.functions.naming
+    template_names = {t.name: naming.name(t.name) for t in templates}
     if len(set(template_names.values())) != len(template_names):
         raise ValueError(f"template names collide once shortened: {template_names}")
     return EmailPlan(
-        identity=email.domain or email.sender,
-        domain_identity=email.domain is not None,
-        sender=email.sender,
-        configuration_set_name=settings.resource_name("email"),
+        identity=args.domain or args.sender,
+        domain_identity=args.domain is not None,
+        sender=args.sender,
+        configuration_set_name=naming.name("email"),
         template_names=template_names,
-        outbox_name=settings.resource_name("email-outbox", 80),
-        dlq_name=settings.resource_name("email-dlq", 80),
-        max_receive_count=email.max_receive_count,
+        outbox_name=naming.name("email-outbox", 80),
+        dlq_name=naming.name("email-dlq", 80),
+        max_receive_count=args.max_receive_count,
         # AWS guidance for SQS event sources: >= 6 x the function timeout, so a slow batch is not redelivered.
-        visibility_timeout_seconds=6 * sender_timeout_seconds,
-        sender_timeout_seconds=sender_timeout_seconds,
+        visibility_timeout_seconds=6 * args.timeout,
+        sender_timeout_seconds=args.timeout,
         manifest=sender_manifest(tuple(templates), template_names),
     )
 
@@ -101,25 +104,38 @@ def enqueue_statement(outbox_arn: pulumi.Input[str]) -> Statement:
 
 @dataclass(frozen=True)
 class EmailSenderArgs:
-    settings: Settings
+    functions: FunctionDefaults
+    sender: str
+    # SES domain identity with Easy DKIM; None: the sender address itself is the identity.
+    domain: str | None = None
+    max_receive_count: int = 3
     batch_size: int = 10
     max_concurrency: int = 2
     sender_timeout_seconds: int | None = None
+    templates_dir: Path = TEMPLATE_DIR
+    tags: Mapping[str, str] = field(default_factory=dict)
+    alarm_actions: Sequence[str] = ()
 
     def __post_init__(self) -> None:
+        if not EMAIL.match(self.sender):
+            raise ValueError(f"sender {self.sender!r} must be an email address")
+        if self.domain is not None:
+            if not DOMAIN.match(self.domain):
+                raise ValueError(f"domain {self.domain!r} must be a domain name such as example.com")
+            if not self.sender.lower().endswith("@" + self.domain.lower()):
+                raise ValueError(f"sender {self.sender!r} must be an address of domain {self.domain!r}")
+        check_range("max_receive_count", self.max_receive_count, 1, 1000)
         # Above 10 a standard queue needs a batching window; 10 emails per invocation is plenty.
-        if not 1 <= self.batch_size <= 10:
-            raise ValueError(f"batch_size must be 1..10, got {self.batch_size}")
+        check_range("batch_size", self.batch_size, 1, 10)
         # SQS event sources accept a maximum concurrency of 2..1000; low keeps us under the SES send rate.
-        if not 2 <= self.max_concurrency <= 1000:
-            raise ValueError(f"max_concurrency must be 2..1000, got {self.max_concurrency}")
+        check_range("max_concurrency", self.max_concurrency, 2, 1000)
         # The visibility timeout (6 x this) may not exceed SQS's 12 hours.
-        if self.sender_timeout_seconds is not None and not 1 <= self.sender_timeout_seconds <= 900:
-            raise ValueError(f"sender_timeout_seconds must be 1..900, got {self.sender_timeout_seconds}")
+        check_range("sender_timeout_seconds", self.sender_timeout_seconds, 1, 900)
+        check_tags(self.tags)
 
     @property
     def timeout(self) -> int:
-        return self.sender_timeout_seconds or self.settings.lambda_defaults.timeout_seconds
+        return self.sender_timeout_seconds or self.functions.timeout_seconds
 
 
 class EmailSender(pulumi.ComponentResource):
@@ -134,13 +150,12 @@ class EmailSender(pulumi.ComponentResource):
     dlq_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: EmailSenderArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:EmailSender", name, None, opts)
+        super().__init__(component_type("EmailSender"), name, None, with_legacy_alias("EmailSender", opts))
         self._name = name
-        settings = args.settings
-        tags = dict(settings.tags)
+        tags = dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
-        templates = load_templates()
-        plan = plan_email(settings, templates, args.timeout)
+        templates = load_templates(args.templates_dir)
+        plan = plan_email(args, templates)
 
         # --- SES: configuration set, identity, templates
         self.configuration_set = aws.sesv2.ConfigurationSet(
@@ -212,14 +227,14 @@ class EmailSender(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        guard_dead_letter_queue(name, self.dlq, self.queue, "Email jobs", tags, child, settings.alarm_actions)
+        guard_dead_letter_queue(name, self.dlq, self.queue, "Email jobs", tags, child, args.alarm_actions)
 
         # --- the sender
         self.sender = PythonFunction(
             f"{name}-sender",
             PythonFunctionArgs(
                 handler="send_email",
-                settings=settings,
+                defaults=args.functions,
                 environment={
                     "SENDER_ADDRESS": plan.sender,
                     "CONFIGURATION_SET": self.configuration_set.configuration_set_name,
@@ -234,7 +249,7 @@ class EmailSender(pulumi.ComponentResource):
                 ),
                 schemas=("email_job",),
                 timeout_seconds=plan.sender_timeout_seconds,
-                description=f"Sends queued email jobs through SES ({settings.stack})",
+                description=args.functions.describe("Sends queued email jobs through SES"),
             ),
             opts=child,
         )
@@ -268,9 +283,9 @@ class EmailSender(pulumi.ComponentResource):
         )
 
     def enqueue_statement(self) -> Statement:
-        """For a producer's PythonFunctionArgs(statements=[...]): `sqs:SendMessage` on the outbox, nothing else."""
+        """`sqs:SendMessage` on the outbox, nothing else (prefer `producer_link()`, which carries the URL too)."""
         return enqueue_statement(self.queue_arn)
 
-    def grant_enqueue(self, function: PythonFunction) -> aws.iam.RolePolicy:
-        """Let an existing function put jobs on the outbox (exactly `sqs:SendMessage` on its ARN)."""
-        return function.grant("enqueue-email", [self.enqueue_statement()])
+    def producer_link(self, *, env: str = "EMAIL_QUEUE_URL") -> Link:
+        """For a producer's `PythonFunctionArgs(links=[...])`: the outbox URL in `env` + its enqueue grant."""
+        return Link(env={env: self.queue_url}, statements=[self.enqueue_statement()])

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+from .paths import TEMPLATE_DIR
 
 # SES: template names are letters, digits, '_' and '-', at most 64 characters.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

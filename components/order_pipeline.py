@@ -1,42 +1,39 @@
-"""OrderPipeline: POST /orders → SQS (+DLQ) → processor → the order workflow (issue 13), GET /orders/{orderId}.
+"""OrderPipeline: POST /orders → SQS (+DLQ) → processor → S3 receipt + confirmation email, GET /orders/{orderId}.
 
     client ─POST /orders─> submit ──sqs:SendMessage──> orders queue (SSE) ──ESM, partial batch──> processor
                                                           └ after maxReceiveCount ─> DLQ (14 days, alarmed)
-    processor (orders_start) ──> orders table: PENDING record ──> StartExecution(name = orderId)
-        OrderWorkflow (child): Validate → Reserve → Charge → Receipt (receipts bucket `receipts/<sub>/...`)
-                               → Confirm → OrderConfirmation job on the email outbox; failures → FAILED + undo
-    client ─GET /orders/{orderId}─> get (orders_status) ──> the caller's own order: status, history, receipt
+    processor ──> receipts bucket `receipts/<sub>/<orderId>.json|.txt` (versioned SecureBucket)
+              └─> email outbox (EmailSender): OrderConfirmation job
+    client ─GET /orders/{orderId}─> get ──s3:GetObject──> the caller's own receipt
 
 Each function has its own role with exactly its grants: submit may send to the orders queue; the processor may
-receive/delete/get-attributes on that queue, PutItem on the orders table and start executions of the order state
-machine; get may GetItem on the table and read `receipts/*`. The queue settings (FIFO, redrive, visibility = 6 x
-processor timeout, batch, window, concurrency) are planned from the stack settings by `plan_queues`, a pure
-function, and checked against the limits AWS enforces.
+receive/delete/get-attributes on that queue, put/get `receipts/*` and enqueue email; get may read `receipts/*`.
+The queue settings (FIFO, redrive, visibility = 6 x processor timeout, batch, window, concurrency) are planned
+from the Args by `plan_queues`, a pure function, and checked against the limits AWS enforces.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.bucket import SecureBucket, SecureBucketArgs
-from components.function import PythonFunction, PythonFunctionArgs, Statement
-from components.order_settings import order_workflow_args
-from components.order_workflow import OrderWorkflow
-from components.queues import (
+from .bucket import SecureBucket, SecureBucketArgs
+from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from .limits import check_tags
+from .link import Link, Statement
+from .queues import (
     DLQ_RETENTION_SECONDS,
     dead_letter_queue,
     guard_dead_letter_queue,
     redrive_policy,
     sqs_trigger,
 )
-from components.secure_api import Route, SecureApi
-from components.settings import Settings
+from .secure_api import Route
+from .tokens import component_type, with_legacy_alias
 
 RECEIPTS_PREFIX = "receipts/"
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # SQS default; the DLQ keeps a message longer than its source queue
@@ -47,15 +44,8 @@ SQS_NAME_MAX = 80
 FIFO_SUFFIX = ".fifo"
 SUBMIT_ACTIONS = ("sqs:SendMessage",)
 CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
-
-
-class EmailOutbox(Protocol):
-    """What the pipeline needs from EmailSender: the outbox URL and the producer's enqueue grant."""
-
-    queue_url: pulumi.Output[str]
-    queue_arn: pulumi.Output[str]
-
-    def enqueue_statement(self) -> Statement: ...
+RECEIPT_WRITE_ACTIONS = ("s3:PutObject", "s3:GetObject")
+RECEIPT_READ_ACTIONS = ("s3:GetObject",)
 
 
 @dataclass(frozen=True)
@@ -120,20 +110,21 @@ class QueuePlan:
         return attributes
 
 
-def plan_queues(settings: Settings, name: str) -> QueuePlan:
-    """Stack settings → queue plan; ValueError names every limit the combination breaks."""
-    orders = settings.orders
-    suffix = FIFO_SUFFIX if orders.fifo else ""
+def plan_queues(args: OrderPipelineArgs, name: str) -> QueuePlan:
+    """Args → queue plan; ValueError names every limit the combination breaks."""
+    suffix = FIFO_SUFFIX if args.fifo else ""
+    naming = args.functions.naming
     return QueuePlan(
-        queue_name=settings.resource_name(f"{name}-queue", SQS_NAME_MAX - len(suffix)) + suffix,
-        dlq_name=settings.resource_name(f"{name}-dlq", SQS_NAME_MAX - len(suffix)) + suffix,
-        fifo=orders.fifo,
-        visibility_timeout_seconds=orders.effective_visibility_timeout,
-        max_receive_count=orders.max_receive_count,
-        processor_timeout_seconds=orders.processor_timeout_seconds,
-        batch_size=orders.batch_size,
-        batching_window_seconds=orders.batching_window_seconds,
-        max_concurrency=orders.max_concurrency,
+        queue_name=naming.name(f"{name}-queue", SQS_NAME_MAX - len(suffix)) + suffix,
+        dlq_name=naming.name(f"{name}-dlq", SQS_NAME_MAX - len(suffix)) + suffix,
+        fifo=args.fifo,
+        # AWS guidance: at least six times the function timeout, so retries don't overlap a running batch.
+        visibility_timeout_seconds=args.visibility_timeout_seconds or 6 * args.processor_timeout_seconds,
+        max_receive_count=args.max_receive_count,
+        processor_timeout_seconds=args.processor_timeout_seconds,
+        batch_size=args.batch_size,
+        batching_window_seconds=args.batching_window_seconds,
+        max_concurrency=args.max_concurrency,
     )
 
 
@@ -141,20 +132,33 @@ def submit_statements(queue_arn: pulumi.Input[str]) -> list[Statement]:
     return [Statement(actions=list(SUBMIT_ACTIONS), resources=[queue_arn], sid="SendOrders")]
 
 
-def processor_statements(queue_arn: pulumi.Input[str], start: Sequence[Statement]) -> list[Statement]:
-    """Consume the orders queue (what the event source mapping needs), record and start the order's workflow
-    (OrderWorkflow.start_link: PutItem on the orders table, StartExecution of its state machine)."""
-    return [Statement(actions=list(CONSUME_ACTIONS), resources=[queue_arn], sid="ConsumeOrders"), *start]
+def consume_statements(queue_arn: pulumi.Input[str]) -> list[Statement]:
+    """What the processor's event source mapping needs on the orders queue."""
+    return [Statement(actions=list(CONSUME_ACTIONS), resources=[queue_arn], sid="ConsumeOrders")]
 
 
 @dataclass(frozen=True)
 class OrderPipelineArgs:
-    settings: Settings
-    api: SecureApi
-    email: EmailOutbox
+    functions: FunctionDefaults
+    # The confirmation-email outbox: `EmailSender.producer_link()` (EMAIL_QUEUE_URL + sqs:SendMessage).
+    email: Link | None = None
+    fifo: bool = False
+    max_receive_count: int = 3
+    batch_size: int = 10
+    batching_window_seconds: int = 0
+    max_concurrency: int | None = None
+    processor_timeout_seconds: int = 30
+    visibility_timeout_seconds: int | None = None
+    protect: bool = False
+    force_destroy: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    alarm_actions: Sequence[str] = ()
 
     def __post_init__(self) -> None:
-        plan_queues(self.settings, "orders")  # raises before any resource exists
+        check_tags(self.tags)
+        if self.email is not None and "EMAIL_QUEUE_URL" not in self.email.env:
+            raise ValueError("email must be the outbox's producer link (it sets EMAIL_QUEUE_URL)")
+        plan_queues(self, "orders")  # raises before any resource exists
 
 
 class OrderPipeline(pulumi.ComponentResource):
@@ -170,11 +174,13 @@ class OrderPipeline(pulumi.ComponentResource):
     receipts_bucket: pulumi.Output[str]
 
     def __init__(self, name: str, args: OrderPipelineArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:OrderPipeline", name, None, opts)
-        settings = args.settings
-        tags = dict(settings.tags)
+        super().__init__(component_type("OrderPipeline"), name, None, with_legacy_alias("OrderPipeline", opts))
+        if args.email is None:
+            raise ValueError("OrderPipelineArgs.email is required: pass the outbox's producer_link()")
+        tags = dict(args.tags)
+        functions = args.functions
         child = pulumi.ResourceOptions(parent=self)
-        plan = plan_queues(settings, name)
+        plan = plan_queues(args, name)
         fifo = {"fifo_queue": True, "content_based_deduplication": False} if plan.fifo else {}
 
         self.dlq = dead_letter_queue(name, plan.dlq_name, tags, child, fifo=plan.fifo)
@@ -189,49 +195,47 @@ class OrderPipeline(pulumi.ComponentResource):
             opts=child,
             **fifo,
         )
-        guard_dead_letter_queue(name, self.dlq, self.queue, "Orders", tags, child, settings.alarm_actions)
-        self.receipts = SecureBucket(f"{name}-receipts", SecureBucketArgs(settings=settings, versioned=True), opts=child)
-        # Receipts, the confirmation email and the order's status are the workflow's now (issue 13).
-        self.workflow = OrderWorkflow(
-            f"{name}-workflow",
-            order_workflow_args(settings, settings.workflow, args.email.queue_url, args.email.queue_arn, self.receipts),
+        guard_dead_letter_queue(name, self.dlq, self.queue, "Orders", tags, child, args.alarm_actions)
+        self.receipts = SecureBucket(
+            f"{name}-receipts",
+            SecureBucketArgs(tags=tags, force_destroy=args.force_destroy, protect=args.protect, versioned=True),
             opts=child,
         )
-        start, status = self.workflow.start_link(), self.workflow.status_link()
 
         self.submit = PythonFunction(
             f"{name}-submit",
             PythonFunctionArgs(
                 handler="orders_submit",
-                settings=settings,
-                environment={"ORDERS_QUEUE_URL": self.queue.url},
-                statements=submit_statements(self.queue.arn),
+                defaults=functions,
+                links=[self.producer_link()],
                 schemas=("order",),
-                reserved_concurrency=settings.workflow.front_door_reserved_concurrency,
-                description=f"Validates, prices and queues orders ({settings.stack})",
+                description=functions.describe("Validates, prices and queues orders"),
             ),
             opts=child,
         )
         self.processor = PythonFunction(
             f"{name}-process",
             PythonFunctionArgs(
-                handler="orders_start",
-                settings=settings,
-                environment=dict(start.env),
-                statements=processor_statements(self.queue.arn, start.statements),
+                handler="orders_process",
+                defaults=functions,
+                statements=consume_statements(self.queue.arn),
+                links=[
+                    self.receipts.write_link(RECEIPTS_PREFIX, env="RECEIPTS_BUCKET", sid="WriteReceipts",
+                                             actions=RECEIPT_WRITE_ACTIONS),
+                    args.email,
+                ],
                 timeout_seconds=plan.processor_timeout_seconds,
-                description=f"Records queued orders and starts their workflow ({settings.stack})",
+                description=functions.describe("Turns queued orders into receipts and confirmation emails"),
             ),
             opts=child,
         )
         self.get = PythonFunction(
             f"{name}-get",
             PythonFunctionArgs(
-                handler="orders_status",
-                settings=settings,
-                environment=dict(status.env),
-                statements=list(status.statements),
-                description=f"Returns the caller's own order, its status and receipt ({settings.stack})",
+                handler="orders_get",
+                defaults=functions,
+                links=[self.receipts.read_link(RECEIPTS_PREFIX, env="RECEIPTS_BUCKET", sid="ReadReceipts")],
+                description=functions.describe("Returns the caller's own order receipt"),
             ),
             opts=child,
         )
@@ -244,26 +248,25 @@ class OrderPipeline(pulumi.ComponentResource):
             batching_window_seconds=plan.batching_window_seconds,
             max_concurrency=plan.max_concurrency,
         )
-        args.api.add_routes(
-            [
-                Route("POST", "/orders", self.submit, request_schema="order"),
-                Route("GET", "/orders/{orderId}", self.get),
-            ]
+        # Data for the program to add to its API (`api.add_routes(orders.routes)`).
+        self.routes = (
+            Route("POST", "/orders", self.submit, request_schema="order"),
+            Route("GET", "/orders/{orderId}", self.get),
         )
 
         self.queue_url = self.queue.url
         self.queue_arn = self.queue.arn
         self.dlq_url = self.dlq.url
         self.receipts_bucket = self.receipts.bucket_name
-        self.orders_table = self.workflow.table_name
-        self.state_machine_arn = self.workflow.state_machine_arn
         self.register_outputs(
             {
-                "orders_table": self.orders_table,
-                "state_machine_arn": self.state_machine_arn,
                 "queue_url": self.queue_url,
                 "queue_arn": self.queue_arn,
                 "dlq_url": self.dlq_url,
                 "receipts_bucket": self.receipts_bucket,
             }
         )
+
+    def producer_link(self, *, env: str = "ORDERS_QUEUE_URL") -> Link:
+        """The orders queue URL in `env` + `sqs:SendMessage` on it (what POST /orders' function has)."""
+        return Link(env={env: self.queue.url}, statements=submit_statements(self.queue.arn))

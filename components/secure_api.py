@@ -1,20 +1,26 @@
-"""SecureApi: Cognito user pool + one REST API per stack, deny-by-default, built from a route table.
+"""SecureApi: one REST API per stack, deny-by-default (a Cognito authorizer on every non-public route), built
+from a route table.
 
-Components add their routes with `add_routes(...)`; `deploy()` (called once by the program, after every
-component) turns the whole table into resources, methods, preflights, the deployment and the stage. The
+Routes are data: flows expose `.routes`, the program passes them to `add_routes(...)`, then `deploy()` (called
+once, after every flow) turns the whole table into resources, methods, preflights, the deployment and the
+stage. A route targets anything with `invoke_arn` and `function_name` (`RouteTarget`). The user pool is its
+own component (`components.user_pool`); the API takes any pool ARNs. The
 plan is computed by `components.api_plan`, so what is deployed is exactly what the tests property-check.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_aws as aws
 
-from components.api_plan import (
+from .api_plan import (
     CORS_ALLOWED_HEADERS,
     ApiPlan,
     PlannedMethod,
@@ -24,9 +30,12 @@ from components.api_plan import (
     plan_routes,
     preflight_response_template,
 )
-from components.function import HANDLERS_DIR, PythonFunction
-from components.naming import statement_id
-from components.settings import Settings
+from .function import HANDLERS_DIR
+from .limits import ENDPOINT_TYPES, LOG_RETENTION_DAYS, ORIGIN, QUOTA_PERIODS, check_range, check_tags
+from .naming import Naming, statement_id
+from .tokens import component_type, with_legacy_alias
+
+STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 # JSON access-log line: one object per request with the fields needed to trace a call end to end.
 ACCESS_LOG_FORMAT = json.dumps(
@@ -88,127 +97,138 @@ def gateway_response_parameters(origins: Sequence[str]) -> dict[str, str]:
     }
 
 
+class RouteTarget(Protocol):
+    """Anything API Gateway can proxy to: a PythonFunction, or any Lambda with these two outputs."""
+
+    @property
+    def invoke_arn(self) -> pulumi.Input[str]: ...
+
+    @property
+    def function_name(self) -> pulumi.Input[str]: ...
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str
-    function: PythonFunction
+    function: RouteTarget
     public: bool = False
     request_schema: str | None = None
     api_key_required: bool = False
+    # Names the target in the redeploy fingerprint; defaults to the target's Pulumi resource name.
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        self.target_label  # noqa: B018 (raises now, not at deploy)
 
     @property
     def spec(self) -> RouteSpec:
         return RouteSpec(self.method, self.path, self.public, self.request_schema, self.api_key_required)
 
+    @property
+    def target_label(self) -> str:
+        if self.label:
+            return self.label
+        if isinstance(self.function, pulumi.Resource):
+            return self.function.pulumi_resource_name
+        raise ValueError(f"route {self.method} {self.path}: give a label to a target that is not a Pulumi resource")
+
 
 @dataclass(frozen=True)
 class SecureApiArgs:
-    settings: Settings
+    naming: Naming
+    stage_name: str
+    # The Cognito user pools whose tokens the authorizer accepts (e.g. `[UserPool.arn]`); none = public routes only.
+    user_pool_arns: Sequence[pulumi.Input[str]] = ()
+    cors_origins: Sequence[str] = ("http://localhost:3000",)
+    throttle_burst_limit: int = 100
+    throttle_rate_limit: float = 50.0
+    usage_plan_enabled: bool = True
+    usage_plan_quota_limit: int = 10000
+    usage_plan_quota_period: str = "MONTH"
+    access_log_retention_days: int = 14
+    tracing: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+    schemas_dir: Path = HANDLERS_DIR / "schemas"
     routes: Sequence[Route] = field(default_factory=tuple)
+    # Escape hatches: extra inputs for the RestApi and the Stage (e.g. {"endpoint_configuration": ...}).
+    endpoint_type: str = "REGIONAL"
+    rest_api_args: Mapping[str, Any] = field(default_factory=dict)
+    stage_args: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not self.cors_origins:
+            raise ValueError("cors_origins: at least one origin is required")
+        bad = [o for o in self.cors_origins if not ORIGIN.match(o)]
+        if bad:
+            raise ValueError(f"cors_origins {bad}: each origin must be scheme://host[:port] (no path, no '*')")
+        check_range("throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        check_range("throttle_rate_limit", self.throttle_rate_limit, 0.1, 10000)
+        check_range("usage_plan_quota_limit", self.usage_plan_quota_limit, 1, 2_000_000_000)
+        if self.usage_plan_quota_period not in QUOTA_PERIODS:
+            raise ValueError(f"usage_plan_quota_period must be one of {QUOTA_PERIODS}")
+        if self.access_log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"access_log_retention_days must be one of CloudWatch's periods, got "
+                             f"{self.access_log_retention_days}")
+        if self.endpoint_type not in ENDPOINT_TYPES:
+            raise ValueError(f"endpoint_type must be one of {ENDPOINT_TYPES}")
+        if not STAGE_NAME.match(self.stage_name):
+            raise ValueError(f"stage_name {self.stage_name!r} must be 1-128 letters, digits, '-' or '_'")
+        check_tags(self.tags)
         # Methods, paths, duplicates, sibling parameters, API keys vs the usage plan: refused before any resource.
-        plan_routes([r.spec for r in self.routes], api_keys_enabled=self.settings.usage_plan.enabled)
+        check_routes(self.routes, self)
+
+    def with_user_pools(self, *arns: pulumi.Input[str]) -> SecureApiArgs:
+        return replace(self, user_pool_arns=arns)
+
+
+def check_routes(routes: Sequence[Route], args: SecureApiArgs) -> ApiPlan:
+    if not args.user_pool_arns:
+        protected = [f"{r.method} {r.path}" for r in routes if not r.public]
+        if protected:
+            raise ValueError(f"routes {protected} need an authorizer: give SecureApiArgs.user_pool_arns")
+    return plan_routes([r.spec for r in routes], api_keys_enabled=args.usage_plan_enabled)
 
 
 class SecureApi(pulumi.ComponentResource):
-    user_pool: aws.cognito.UserPool
-    user_pool_client: aws.cognito.UserPoolClient
     rest_api: aws.apigateway.RestApi
-    user_pool_id: pulumi.Output[str]
-    user_pool_arn: pulumi.Output[str]
-    user_pool_client_id: pulumi.Output[str]
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: SecureApiArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:SecureApi", name, None, opts)
+        super().__init__(component_type("SecureApi"), name, None, with_legacy_alias("SecureApi", opts))
         self._name = name
-        self._settings = settings = args.settings
+        self._args = args
         self._routes: list[Route] = []
         self._deployed = False
-        cognito = settings.cognito
         child = pulumi.ResourceOptions(parent=self)
-        protected = pulumi.ResourceOptions(
-            parent=self, protect=settings.protect_data, retain_on_delete=settings.protect_data
-        )
+        tags = dict(args.tags)
 
-        self.user_pool = aws.cognito.UserPool(
-            f"{name}-users",
-            name=settings.resource_name("users", 128),
-            username_attributes=["email"],
-            auto_verified_attributes=["email"],
-            username_configuration=aws.cognito.UserPoolUsernameConfigurationArgs(case_sensitive=False),
-            # Sign-up goes through POST /register (validated, rate-limited); the public SignUp API is closed.
-            admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(allow_admin_create_user_only=True),
-            password_policy=aws.cognito.UserPoolPasswordPolicyArgs(
-                minimum_length=cognito.password_policy.min_length,
-                require_lowercase=cognito.password_policy.require_lowercase,
-                require_uppercase=cognito.password_policy.require_uppercase,
-                require_numbers=cognito.password_policy.require_numbers,
-                require_symbols=cognito.password_policy.require_symbols,
-                temporary_password_validity_days=cognito.password_policy.temporary_password_validity_days,
-            ),
-            account_recovery_setting=aws.cognito.UserPoolAccountRecoverySettingArgs(
-                recovery_mechanisms=[
-                    aws.cognito.UserPoolAccountRecoverySettingRecoveryMechanismArgs(name="verified_email", priority=1)
-                ]
-            ),
-            mfa_configuration=cognito.mfa_mode,
-            software_token_mfa_configuration=(
-                aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(enabled=True)
-                if cognito.mfa_mode != "OFF"
-                else None
-            ),
-            deletion_protection="ACTIVE" if cognito.deletion_protection else "INACTIVE",
-            tags=dict(settings.tags),
-            opts=protected,
-        )
-        self.groups = [
-            aws.cognito.UserGroup(
-                f"{name}-group-{group}",
-                user_pool_id=self.user_pool.id,
-                name=group,
-                description=f"{group} of {settings.stack}; appears in the cognito:groups claim",
-                opts=child,
-            )
-            for group in cognito.groups
-        ]
-        self.user_pool_client = aws.cognito.UserPoolClient(
-            f"{name}-client",
-            name=settings.resource_name("client", 128),
-            user_pool_id=self.user_pool.id,
-            generate_secret=False,
-            explicit_auth_flows=list(cognito.auth_flows),
-            prevent_user_existence_errors="ENABLED",
-            enable_token_revocation=True,
-            supported_identity_providers=["COGNITO"],
-            access_token_validity=cognito.access_token_minutes,
-            id_token_validity=cognito.id_token_minutes,
-            refresh_token_validity=cognito.refresh_token_days,
-            token_validity_units=aws.cognito.UserPoolClientTokenValidityUnitsArgs(
-                access_token="minutes", id_token="minutes", refresh_token="days"
-            ),
-            opts=child,
-        )
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
-            name=settings.resource_name("api", 128),
-            description=f"{settings.project} API ({settings.stack})",
-            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
-            api_key_source="HEADER",
-            disable_execute_api_endpoint=False,
-            tags=dict(settings.tags),
+            **{
+                "name": args.naming.name("api", 128),
+                "description": args.description,
+                "endpoint_configuration": aws.apigateway.RestApiEndpointConfigurationArgs(types=args.endpoint_type),
+                "api_key_source": "HEADER",
+                "disable_execute_api_endpoint": False,
+                "tags": tags,
+                **args.rest_api_args,
+            },
             opts=child,
         )
-        self.authorizer = aws.apigateway.Authorizer(
-            f"{name}-authorizer",
-            name="CognitoAuthorizer",
-            rest_api=self.rest_api.id,
-            type="COGNITO_USER_POOLS",
-            provider_arns=[self.user_pool.arn],
-            identity_source="method.request.header.Authorization",
-            opts=child,
+        self.authorizer = (
+            aws.apigateway.Authorizer(
+                f"{name}-authorizer",
+                name="CognitoAuthorizer",
+                rest_api=self.rest_api.id,
+                type="COGNITO_USER_POOLS",
+                provider_arns=list(args.user_pool_arns),
+                identity_source="method.request.header.Authorization",
+                opts=child,
+            )
+            if args.user_pool_arns
+            else None
         )
         self.validator = aws.apigateway.RequestValidator(
             f"{name}-validator",
@@ -220,15 +240,12 @@ class SecureApi(pulumi.ComponentResource):
         )
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=f"/aws/apigateway/{settings.resource_name('api', 128)}/{settings.stack}",
-            retention_in_days=settings.log_retention_days,
-            tags=dict(settings.tags),
+            name=f"/aws/apigateway/{args.naming.name('api', 128)}/{args.stage_name}",
+            retention_in_days=args.access_log_retention_days,
+            tags=tags,
             opts=child,
         )
 
-        self.user_pool_id = self.user_pool.id
-        self.user_pool_arn = self.user_pool.arn
-        self.user_pool_client_id = self.user_pool_client.id
         self.execution_arn = self.rest_api.execution_arn
         self.add_routes(args.routes)
 
@@ -243,7 +260,7 @@ class SecureApi(pulumi.ComponentResource):
         self._routes = candidate
 
     def _plan(self, routes: Sequence[Route]) -> ApiPlan:
-        return plan_routes([r.spec for r in routes], api_keys_enabled=self._settings.usage_plan.enabled)
+        return check_routes(routes, self._args)
 
     # ---------------------------------------------------------------------------------------- deploy
 
@@ -252,7 +269,7 @@ class SecureApi(pulumi.ComponentResource):
         if self._deployed:
             raise RuntimeError("SecureApi.deploy() must be called once")
         self._deployed = True
-        name, settings = self._name, self._settings
+        name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
         plan = self._plan(self._routes)
         functions = {r.spec.key: r.function for r in self._routes}
@@ -267,14 +284,14 @@ class SecureApi(pulumi.ComponentResource):
 
         fingerprint = deployment_fingerprint(
             plan,
-            {key: fn._name for key, fn in functions.items()},
+            {r.spec.key: r.target_label for r in self._routes},
             {
-                "schemas": {s: (HANDLERS_DIR / "schemas" / f"{s}.json").read_text() for s in plan.schemas},
-                "cors": list(settings.cors_origins),
+                "schemas": {s: self._schema(s) for s in plan.schemas},
+                "cors": list(args.cors_origins),
                 "headers": CORS_ALLOWED_HEADERS,
                 # Gateway responses and preflight templates are part of the deployment snapshot too.
-                "gateway_responses": [gateway_response_templates(), gateway_response_parameters(settings.cors_origins)],
-                "preflight": [preflight_response_template(settings.cors_origins)]
+                "gateway_responses": [gateway_response_templates(), gateway_response_parameters(args.cors_origins)],
+                "preflight": [preflight_response_template(args.cors_origins)]
                 + [preflight_response_parameters(p.allowed_methods) for p in plan.preflights],
             },
         )
@@ -287,14 +304,17 @@ class SecureApi(pulumi.ComponentResource):
         )
         self.stage = aws.apigateway.Stage(
             f"{name}-stage",
-            rest_api=self.rest_api.id,
-            deployment=deployment.id,
-            stage_name=settings.stack,
-            access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
-                destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT
-            ),
-            xray_tracing_enabled=settings.lambda_defaults.tracing,
-            tags=dict(settings.tags),
+            **{
+                "rest_api": self.rest_api.id,
+                "deployment": deployment.id,
+                "stage_name": args.stage_name,
+                "access_log_settings": aws.apigateway.StageAccessLogSettingsArgs(
+                    destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT
+                ),
+                "xray_tracing_enabled": args.tracing,
+                "tags": dict(args.tags),
+                **args.stage_args,
+            },
             opts=child,
         )
         aws.apigateway.MethodSettings(
@@ -304,29 +324,24 @@ class SecureApi(pulumi.ComponentResource):
             method_path="*/*",
             settings=aws.apigateway.MethodSettingsSettingsArgs(
                 metrics_enabled=True,
-                throttling_burst_limit=settings.throttle.burst_limit,
-                throttling_rate_limit=settings.throttle.rate_limit,
+                throttling_burst_limit=args.throttle_burst_limit,
+                throttling_rate_limit=args.throttle_rate_limit,
                 data_trace_enabled=False,
             ),
             opts=child,
         )
         self.api_key_id: pulumi.Output[str] | None = None
-        if settings.usage_plan.enabled:
+        if args.usage_plan_enabled:
             self.api_key_id = self._create_usage_plan()
 
         self.deployment_fingerprint = fingerprint
         self.url = self.stage.invoke_url
         self.curl_example = pulumi.Output.concat('curl -H "Authorization: Bearer $ID_TOKEN" ', self.url, "/hello")
-        self.register_outputs(
-            {
-                "url": self.url,
-                "user_pool_id": self.user_pool_id,
-                "user_pool_arn": self.user_pool_arn,
-                "user_pool_client_id": self.user_pool_client_id,
-                "curl_example": self.curl_example,
-            }
-        )
+        self.register_outputs({"url": self.url, "curl_example": self.curl_example})
         return self.stage
+
+    def _schema(self, schema: str) -> str:
+        return (self._args.schemas_dir / f"{schema}.json").read_text()
 
     def _create_resources(self, plan: ApiPlan) -> dict[str, pulumi.Input[str]]:
         ids: dict[str, pulumi.Input[str]] = {"/": self.rest_api.root_resource_id}
@@ -349,7 +364,7 @@ class SecureApi(pulumi.ComponentResource):
                 rest_api=self.rest_api.id,
                 name=model_name(schema),
                 content_type="application/json",
-                schema=(HANDLERS_DIR / "schemas" / f"{schema}.json").read_text(),
+                schema=self._schema(schema),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for schema in plan.schemas
@@ -358,7 +373,7 @@ class SecureApi(pulumi.ComponentResource):
     def _create_method(
         self,
         planned: PlannedMethod,
-        function: PythonFunction,
+        function: RouteTarget,
         resource_ids: dict[str, pulumi.Input[str]],
         models: dict[str, aws.apigateway.Model],
     ) -> list[pulumi.Resource]:
@@ -372,7 +387,7 @@ class SecureApi(pulumi.ComponentResource):
             resource_id=resource_ids[route.path],
             http_method=route.method,
             authorization=planned.authorization,
-            authorizer_id=None if route.public else self.authorizer.id,
+            authorizer_id=None if route.public or self.authorizer is None else self.authorizer.id,
             api_key_required=route.api_key_required,
             request_parameters={f"method.request.path.{p}": True for p in planned.path_parameters} or None,
             request_models={"application/json": models[schema].name} if schema else None,
@@ -448,13 +463,13 @@ class SecureApi(pulumi.ComponentResource):
             http_method=method.http_method,
             status_code=method_response.status_code,
             response_parameters=preflight_response_parameters(allowed_methods),
-            response_templates={"application/json": preflight_response_template(self._settings.cors_origins)},
+            response_templates={"application/json": preflight_response_template(self._args.cors_origins)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[integration]),
         )
         return [method, integration, method_response, integration_response]
 
     def _gateway_responses(self) -> list[aws.apigateway.Response]:
-        parameters = gateway_response_parameters(self._settings.cors_origins)
+        parameters = gateway_response_parameters(self._args.cors_origins)
         templates = gateway_response_templates()
         return [
             aws.apigateway.Response(
@@ -469,27 +484,26 @@ class SecureApi(pulumi.ComponentResource):
         ]
 
     def _create_usage_plan(self) -> pulumi.Output[str]:
-        usage = self._settings.usage_plan
-        throttle = self._settings.throttle
+        args = self._args
         child = pulumi.ResourceOptions(parent=self)
         plan = aws.apigateway.UsagePlan(
             f"{self._name}-usage-plan",
-            name=self._settings.resource_name("usage-plan", 128),
+            name=args.naming.name("usage-plan", 128),
             api_stages=[aws.apigateway.UsagePlanApiStageArgs(api_id=self.rest_api.id, stage=self.stage.stage_name)],
             throttle_settings=aws.apigateway.UsagePlanThrottleSettingsArgs(
-                burst_limit=throttle.burst_limit, rate_limit=throttle.rate_limit
+                burst_limit=args.throttle_burst_limit, rate_limit=args.throttle_rate_limit
             ),
             quota_settings=aws.apigateway.UsagePlanQuotaSettingsArgs(
-                limit=usage.quota_limit, period=usage.quota_period
+                limit=args.usage_plan_quota_limit, period=args.usage_plan_quota_period
             ),
-            tags=dict(self._settings.tags),
+            tags=dict(args.tags),
             opts=child,
         )
         key = aws.apigateway.ApiKey(
             f"{self._name}-api-key",
-            name=self._settings.resource_name("api-key", 128),
+            name=args.naming.name("api-key", 128),
             enabled=True,
-            tags=dict(self._settings.tags),
+            tags=dict(args.tags),
             opts=child,
         )
         aws.apigateway.UsagePlanKey(

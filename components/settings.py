@@ -1,8 +1,10 @@
-"""The one typed loader of stack configuration.
+"""Stack configuration → each component's Args. The only module that knows this app's config keys.
 
-Everything the program reads from `pulumi.Config()` is read here, once, into frozen dataclasses. Values
-are validated against the limits AWS enforces (and the ones we choose per environment) before any
-resource exists: a bad value stops the program with one error naming the stack and every bad key.
+Everything the program reads from `pulumi.Config()` is read here, once: `settings_from` reads and checks the
+raw values (per-environment rules, misspelled keys), `stack_args` maps them to each component's own Args
+(`StackArgs`), whose `__post_init__` checks hold the AWS limits. Any error, from either step, stops the
+program before any resource exists with one ConfigError naming the stack and every bad key. Components
+never import this module: another program builds their Args itself.
 """
 
 from __future__ import annotations
@@ -11,32 +13,32 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from components.order_settings import WorkflowSettings, read_workflow
-
-# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+from .email_sender import EmailSenderArgs
+from .function import FunctionDefaults
+from .limits import (
+    ARCHITECTURES,
+    AUTH_FLOWS,
+    LOG_RETENTION_DAYS,
+    MFA_MODES,
+    QUOTA_PERIODS,
+    STARTING_POSITIONS,
 )
-MFA_MODES = ("OFF", "ON", "OPTIONAL")
-AUTH_FLOWS = (
-    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
-    "ALLOW_CUSTOM_AUTH",
-    "ALLOW_USER_PASSWORD_AUTH",
-    "ALLOW_USER_SRP_AUTH",
-    "ALLOW_REFRESH_TOKEN_AUTH",
-    "ALLOW_USER_AUTH",
-)
-QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
-ARCHITECTURES = ("arm64", "x86_64")
-STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON")
+from .limits import CONTENT_TYPE as _CONTENT_TYPE
+from .limits import DOMAIN as _DOMAIN
+from .limits import EMAIL as _EMAIL
+from .limits import ORIGIN as _ORIGIN
+from .naming import Naming
+from .order_pipeline import OrderPipelineArgs
+from .secure_api import SecureApiArgs
+from .upload_stream import UploadStreamArgs
+from .user_pool import UserPoolArgs
 
-_ORIGIN = re.compile(r"^(https?)://([A-Za-z0-9.-]+)(:\d{1,5})?$")
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-_CONTENT_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
+__all__ = ["ARCHITECTURES", "AUTH_FLOWS", "LOG_RETENTION_DAYS", "MFA_MODES", "QUOTA_PERIODS", "STARTING_POSITIONS",
+           "ConfigError", "Settings", "StackArgs", "load", "settings_from", "stack_args"]
+
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -143,7 +145,6 @@ class Settings:
     uploads: UploadSettings
     tags: Mapping[str, str] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
-    workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
 
     @property
     def alarm_actions(self) -> tuple[str, ...]:
@@ -154,16 +155,13 @@ class Settings:
     def is_production(self) -> bool:
         return self.environment == "prod"
 
+    @property
+    def naming(self) -> Naming:
+        return Naming(f"{self.project}-{self.stack}")
+
     def resource_name(self, suffix: str, max_length: int = 64) -> str:
         """A physical name unique per project and stack, within AWS length limits."""
-        base = f"{self.project}-{self.stack}-{suffix}"
-        return base if len(base) <= max_length else base[: max_length - 8] + "-" + _short_hash(base)
-
-
-def _short_hash(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:7]
+        return self.naming.name(suffix, max_length)
 
 
 _MISSING = object()
@@ -178,6 +176,8 @@ class _Reader:
         self.stack = stack
         self.errors: list[str] = []
         self.read_keys: set[str] = set()
+        # The default each key gets when unset: tests hold these equal to Pulumi.yaml's declared defaults.
+        self.defaults: dict[str, Any] = {}
 
     def _fail(self, key: str, value: Any, problem: str) -> None:
         self.errors.append(f"{self.project}:{key} = {value!r}: {problem}")
@@ -197,6 +197,7 @@ class _Reader:
             return value
 
     def integer(self, key: str, default: int | None, low: int, high: int) -> int | None:
+        self.defaults[key] = default
         value = self._parsed(key)
         if value is _MISSING or value is None:
             return default
@@ -209,6 +210,7 @@ class _Reader:
         return value
 
     def number(self, key: str, default: float, low: float, high: float) -> float:
+        self.defaults[key] = default
         value = self._parsed(key)
         if value is _MISSING:
             return default
@@ -221,6 +223,7 @@ class _Reader:
         return float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
+        self.defaults[key] = default
         value = self._parsed(key)
         if value is _MISSING:
             return default
@@ -230,6 +233,7 @@ class _Reader:
         return value
 
     def choice(self, key: str, default: str, choices: Iterable[str]) -> str:
+        self.defaults[key] = default
         value = self._get(key)
         if value is _MISSING:
             return default
@@ -240,6 +244,7 @@ class _Reader:
         return value
 
     def text(self, key: str, default: str | None, pattern: re.Pattern[str] | None = None, what: str = "") -> str | None:
+        self.defaults[key] = default
         value = self._get(key)
         if value is _MISSING or value == "":
             return default
@@ -249,6 +254,7 @@ class _Reader:
         return value
 
     def string_list(self, key: str, default: Iterable[str]) -> tuple[str, ...]:
+        self.defaults[key] = list(default)
         value = self._parsed(key)
         if value is _MISSING:
             return tuple(default)
@@ -435,7 +441,6 @@ def settings_from(
         uploads=_uploads(reader),
         tags={"project": project, "stack": stack, "environment": environment, **tags},
         alarm_topic_arn=reader.text("alarmTopicArn", None, _SNS_TOPIC_ARN, "an SNS topic ARN"),
-        workflow=read_workflow(reader),
     )
     if production and settings.force_destroy_buckets:
         reader._fail("forceDestroyBuckets", True, "production buckets are never force-destroyed")
@@ -455,7 +460,172 @@ def _retention(reader: _Reader) -> int:
     return value
 
 
-def load() -> Settings:
+# ------------------------------------------------------------------------------ settings → each component's Args
+
+
+@dataclass(frozen=True)
+class StackArgs:
+    """Every component's Args for one stack, validated together before any resource exists."""
+
+    settings: Settings
+    functions: FunctionDefaults
+    user_pool: UserPoolArgs
+    api: SecureApiArgs
+    email: EmailSenderArgs
+    orders: OrderPipelineArgs
+    uploads: UploadStreamArgs
+
+    def with_account(self, account_id: Any) -> StackArgs:
+        """Every function of the stack trusts this account: one lookup per stack, passed down."""
+        functions = self.functions.with_account(account_id)
+        return replace(self, functions=functions, email=replace(self.email, functions=functions),
+                       orders=replace(self.orders, functions=functions), uploads=replace(self.uploads, functions=functions))
+
+
+# Which config key an Args error is about: (words of the error message, config key). First match wins per key.
+_ERROR_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "functions": (("memory", "lambdaMemoryMb"), ("timeout", "lambdaTimeoutSeconds"),
+                  ("architecture", "lambdaArchitecture"), ("reserved", "lambdaReservedConcurrency"),
+                  ("retention", "logRetentionDays"), ("tag", "tags")),
+    "user_pool": (("password_min_length", "passwordMinLength"), ("temporary", "temporaryPasswordValidityDays"),
+                  ("access_token", "accessTokenMinutes"), ("id_token", "idTokenMinutes"),
+                  ("refresh_token", "refreshTokenDays"), ("mfa", "mfaMode"), ("auth_flows", "authFlows"),
+                  ("groups", "userGroups"), ("tag", "tags")),
+    "api": (("cors", "corsAllowedOrigins"), ("burst", "apiThrottleBurstLimit"), ("rate", "apiThrottleRateLimit"),
+            ("quota_limit", "usagePlanQuotaLimit"), ("quota_period", "usagePlanQuotaPeriod"),
+            ("retention", "logRetentionDays"), ("tag", "tags")),
+    "email": (("sender", "emailSender"), ("domain", "emailDomain"), ("max_receive_count", "emailMaxReceiveCount"),
+              ("timeout", "lambdaTimeoutSeconds"), ("tag", "tags")),
+    "orders": (("fifo", "ordersFifo"), ("max_receive_count", "ordersMaxReceiveCount"), ("batch size", "ordersBatchSize"),
+               ("batches over", "ordersBatchSize"), ("batching window", "ordersBatchingWindowSeconds"),
+               ("concurrency", "ordersMaxConcurrency"), ("processor timeout", "ordersProcessorTimeoutSeconds"),
+               ("visibility", "ordersVisibilityTimeoutSeconds"), ("queue names", "ordersFifo"), ("tag", "tags")),
+    "uploads": (("cors", "corsAllowedOrigins"), ("max_bytes", "uploadsMaxBytes"), ("url_ttl", "uploadsUrlTtlSeconds"),
+                ("content_types", "uploadsAllowedContentTypes"), ("stream_retention", "uploadsStreamRetentionHours"),
+                ("starting position", "uploadsStartingPosition"), ("batch size", "uploadsBatchSize"),
+                ("retries", "uploadsMaxRetryAttempts"), ("record age", "uploadsMaxRecordAgeSeconds"),
+                ("memory", "lambdaMemoryMb"), ("timeout", "lambdaTimeoutSeconds"), ("tag", "tags")),
+}
+
+
+def _keys_for(component: str, message: str) -> list[str]:
+    keys = [key for words, key in _ERROR_KEYS[component] if words in message.lower()]
+    return list(dict.fromkeys(keys)) or [f"<{component}>"]
+
+
+def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
+    """Map validated Settings to each component's Args. An Args check that still fails is reported under the
+    config key(s) it came from, all of them at once, naming the stack."""
+    errors: list[str] = []
+    prefix = settings.project
+
+    def build(component: str, factory: Callable[[], Any]) -> Any:
+        try:
+            return factory()
+        except ValueError as error:
+            errors.extend(f"{prefix}:{key}: {error}" for key in _keys_for(component, str(error)))
+            return None
+
+    tags = dict(settings.tags)
+    fn = settings.lambda_defaults
+    functions = build("functions", lambda: FunctionDefaults(
+        naming=settings.naming,
+        memory_mb=fn.memory_mb,
+        timeout_seconds=fn.timeout_seconds,
+        architecture=fn.architecture,
+        tracing=fn.tracing,
+        reserved_concurrency=fn.reserved_concurrency,
+        log_retention_days=settings.log_retention_days,
+        tags=tags,
+        # What every handler of this app reads (CORS answers, /health): asked for here, never injected.
+        environment={"ALLOWED_ORIGINS": ",".join(settings.cors_origins), "STAGE": settings.stack,
+                     "SERVICE_NAME": settings.project},
+        label=settings.stack,
+        account_id=account_id,
+    ))
+    cognito = settings.cognito
+    policy = cognito.password_policy
+    user_pool = build("user_pool", lambda: UserPoolArgs(
+        naming=settings.naming,
+        password_min_length=policy.min_length,
+        password_require_lowercase=policy.require_lowercase,
+        password_require_uppercase=policy.require_uppercase,
+        password_require_numbers=policy.require_numbers,
+        password_require_symbols=policy.require_symbols,
+        temporary_password_validity_days=policy.temporary_password_validity_days,
+        mfa_mode=cognito.mfa_mode,
+        auth_flows=cognito.auth_flows,
+        access_token_minutes=cognito.access_token_minutes,
+        id_token_minutes=cognito.id_token_minutes,
+        refresh_token_days=cognito.refresh_token_days,
+        groups=cognito.groups,
+        deletion_protection=cognito.deletion_protection,
+        protect=settings.protect_data,
+        tags=tags,
+        label=settings.stack,
+    ))
+    api = build("api", lambda: SecureApiArgs(
+        naming=settings.naming,
+        stage_name=settings.stack,
+        cors_origins=settings.cors_origins,
+        throttle_burst_limit=settings.throttle.burst_limit,
+        throttle_rate_limit=settings.throttle.rate_limit,
+        usage_plan_enabled=settings.usage_plan.enabled,
+        usage_plan_quota_limit=settings.usage_plan.quota_limit,
+        usage_plan_quota_period=settings.usage_plan.quota_period,
+        access_log_retention_days=settings.log_retention_days,
+        tracing=fn.tracing,
+        tags=tags,
+        description=f"{settings.project} API ({settings.stack})",
+    ))
+    if functions is None:
+        raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(errors))
+    email = build("email", lambda: EmailSenderArgs(
+        functions=functions,
+        sender=settings.email.sender,
+        domain=settings.email.domain,
+        max_receive_count=settings.email.max_receive_count,
+        tags=tags,
+        alarm_actions=settings.alarm_actions,
+    ))
+    orders_settings = settings.orders
+    orders = build("orders", lambda: OrderPipelineArgs(
+        functions=functions,
+        fifo=orders_settings.fifo,
+        max_receive_count=orders_settings.max_receive_count,
+        batch_size=orders_settings.batch_size,
+        batching_window_seconds=orders_settings.batching_window_seconds,
+        max_concurrency=orders_settings.max_concurrency,
+        processor_timeout_seconds=orders_settings.processor_timeout_seconds,
+        visibility_timeout_seconds=orders_settings.visibility_timeout_seconds,
+        protect=settings.protect_data,
+        force_destroy=settings.force_destroy_buckets,
+        tags=tags,
+        alarm_actions=settings.alarm_actions,
+    ))
+    up = settings.uploads
+    uploads = build("uploads", lambda: UploadStreamArgs(
+        functions=functions,
+        cors_origins=settings.cors_origins,
+        max_bytes=up.max_bytes,
+        url_ttl_seconds=up.url_ttl_seconds,
+        allowed_content_types=up.allowed_content_types,
+        stream_retention_hours=up.stream_retention_hours,
+        starting_position=up.starting_position,
+        batch_size=up.batch_size,
+        max_retry_attempts=up.max_retry_attempts,
+        max_record_age_seconds=up.max_record_age_seconds,
+        protect=settings.protect_data,
+        force_destroy=settings.force_destroy_buckets,
+        tags=tags,
+        alarm_actions=settings.alarm_actions,
+    ))
+    if errors:
+        raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(errors))
+    return StackArgs(settings, functions, user_pool, api, email, orders, uploads)
+
+
+def load_settings() -> Settings:
     """Read this stack's configuration through `pulumi.Config()` (the CLI's config, secrets decrypted)."""
     import pulumi
     from pulumi.runtime.config import CONFIG, get_config_env
@@ -465,3 +635,9 @@ def load() -> Settings:
     prefix = f"{project}:"
     present = {k[len(prefix):] for k in (*CONFIG.get(), *get_config_env()) if k.startswith(prefix)}
     return settings_from(config.get, project=project, stack=stack, present_keys=present)
+
+
+def load() -> StackArgs:
+    """This stack's config, validated and mapped to every component's Args (ConfigError names stack + keys).
+    Pass the stack's one caller-identity lookup down with `.with_account(...)`."""
+    return stack_args(load_settings())

@@ -12,24 +12,26 @@
     client ─GET /uploads──> list ──> the caller's own uploads, their status, short-lived links to results
 
 Each function has its own role with exactly the grants in the `*_statements` planners below. The consumer's
-event source mapping is planned from the stack settings by `plan_consumer`, a pure function.
+event source mapping is planned from the Args by `plan_consumer`, a pure function.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.bucket import SecureBucket, SecureBucketArgs
-from components.function import Condition, PythonFunction, PythonFunctionArgs, Statement
-from components.naming import statement_id
-from components.queues import backlog_alarm
-from components.secure_api import Route, SecureApi
-from components.settings import STARTING_POSITIONS, Settings
+from .bucket import SecureBucket, SecureBucketArgs
+from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from .limits import CONTENT_TYPE, ORIGIN, STARTING_POSITIONS, check_range, check_tags
+from .link import Condition, Link, Statement
+from .naming import statement_id
+from .queues import backlog_alarm
+from .secure_api import Route
+from .tokens import component_type, with_legacy_alias
 
 UPLOADS_PREFIX = "uploads/"
 PROCESSED_PREFIX = "processed/"
@@ -97,10 +99,10 @@ class ConsumerPlan:
             raise ValueError("invalid upload consumer plan: " + "; ".join(problems))
 
 
-def plan_consumer(settings: Settings) -> ConsumerPlan:
-    """Settings → consumer plan. Memory leaves room for an object at the size limit held ~6 times over
+def plan_consumer(uploads: UploadStreamArgs) -> ConsumerPlan:
+    """Args → consumer plan. Memory leaves room for an object at the size limit held ~6 times over
     (bytes, decoded text, upper-cased text, encoded result) on top of the runtime's own 128 MB."""
-    uploads, defaults = settings.uploads, settings.lambda_defaults
+    defaults = uploads.functions
     needed_mb = 128 + math.ceil(6 * uploads.max_bytes / MIB)
     return ConsumerPlan(
         starting_position=uploads.starting_position,
@@ -113,13 +115,12 @@ def plan_consumer(settings: Settings) -> ConsumerPlan:
 
 
 def plan_environment(
-    settings: Settings,
+    uploads: UploadStreamArgs,
     uploads_bucket: pulumi.Input[str],
     processed_bucket: pulumi.Input[str],
     stream_name: pulumi.Input[str],
 ) -> dict[str, dict[str, pulumi.Input[str]]]:
     """{handler: its environment}, each restricted to the variables in ENVIRONMENT_CONTRACT."""
-    uploads = settings.uploads
     values: dict[str, pulumi.Input[str]] = {
         "UPLOADS_BUCKET": uploads_bucket,
         "PROCESSED_BUCKET": processed_bucket,
@@ -198,13 +199,40 @@ def list_statements(uploads_bucket_arn: pulumi.Input[str], processed_objects: pu
 
 @dataclass(frozen=True)
 class UploadStreamArgs:
-    settings: Settings
-    api: SecureApi
+    functions: FunctionDefaults
+    # Browser origins allowed to post presigned forms to the uploads bucket (the API's CORS origins).
+    cors_origins: Sequence[str] = ("http://localhost:3000",)
+    max_bytes: int = 1_048_576
+    url_ttl_seconds: int = 900
+    allowed_content_types: Sequence[str] = ("text/plain", "text/csv", "application/json", "image/png", "image/jpeg")
+    stream_retention_hours: int = 24
+    starting_position: str = "LATEST"
+    batch_size: int = 10
+    max_retry_attempts: int = 3
+    max_record_age_seconds: int = 3600
     # None: the stream uses the AWS-managed key (alias/aws/kinesis), which needs no IAM grant.
     customer_key_arn: pulumi.Input[str] | None = None
+    protect: bool = False
+    force_destroy: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    alarm_actions: Sequence[str] = ()
 
     def __post_init__(self) -> None:
-        plan_consumer(self.settings)  # raises before any resource exists
+        bad = [o for o in self.cors_origins if not ORIGIN.match(o)]
+        if bad or not self.cors_origins:
+            raise ValueError(f"cors_origins {list(self.cors_origins)}: one or more scheme://host[:port] origins")
+        check_range("max_bytes", self.max_bytes, 1, 100 * MIB)
+        check_range("url_ttl_seconds", self.url_ttl_seconds, 60, 604800)
+        check_range("stream_retention_hours", self.stream_retention_hours, 24, 8760)
+        bad = [t for t in self.allowed_content_types if not CONTENT_TYPE.match(t)]
+        if bad or not self.allowed_content_types:
+            raise ValueError(f"allowed_content_types {list(self.allowed_content_types)}: one or more type/subtype")
+        if self.max_record_age_seconds > self.stream_retention_hours * 3600:
+            # The stream trims the record first: the age limit would never fire and its failure never be reported.
+            raise ValueError(f"max_record_age_seconds must not exceed the stream retention "
+                             f"({self.stream_retention_hours * 3600} s)")
+        check_tags(self.tags)
+        plan_consumer(self)  # raises before any resource exists
 
 
 class UploadStream(pulumi.ComponentResource):
@@ -224,15 +252,17 @@ class UploadStream(pulumi.ComponentResource):
     failure_queue_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: UploadStreamArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:UploadStream", name, None, opts)
-        settings = args.settings
-        tags = dict(settings.tags)
+        super().__init__(component_type("UploadStream"), name, None, with_legacy_alias("UploadStream", opts))
+        tags = dict(args.tags)
+        functions = args.functions
+        naming = functions.naming
         child = pulumi.ResourceOptions(parent=self)
-        plan = plan_consumer(settings)
+        plan = plan_consumer(args)
         key = args.customer_key_arn
 
-        self.uploads = SecureBucket(f"{name}-uploads", SecureBucketArgs(settings=settings), opts=child)
-        self.processed = SecureBucket(f"{name}-processed", SecureBucketArgs(settings=settings), opts=child)
+        bucket_args = SecureBucketArgs(tags=tags, force_destroy=args.force_destroy, protect=args.protect)
+        self.uploads = SecureBucket(f"{name}-uploads", bucket_args, opts=child)
+        self.processed = SecureBucket(f"{name}-processed", bucket_args, opts=child)
         uploads_objects = self.uploads.objects_arn(UPLOADS_PREFIX)
         processed_objects = self.processed.objects_arn(PROCESSED_PREFIX)
         # Browsers post presigned forms cross-origin: only POST, only from the API's allowed origins.
@@ -241,7 +271,7 @@ class UploadStream(pulumi.ComponentResource):
             bucket=self.uploads.bucket.id,
             cors_rules=[
                 aws.s3.BucketCorsConfigurationCorsRuleArgs(
-                    allowed_methods=["POST"], allowed_origins=list(settings.cors_origins), max_age_seconds=3000
+                    allowed_methods=["POST"], allowed_origins=list(args.cors_origins), max_age_seconds=3000
                 )
             ],
             opts=child,
@@ -249,9 +279,9 @@ class UploadStream(pulumi.ComponentResource):
 
         self.stream = aws.kinesis.Stream(
             f"{name}-stream",
-            name=settings.resource_name(f"{name}-stream", 128),
+            name=naming.name(f"{name}-stream", 128),
             stream_mode_details=aws.kinesis.StreamStreamModeDetailsArgs(stream_mode="ON_DEMAND"),
-            retention_period=settings.uploads.stream_retention_hours,
+            retention_period=args.stream_retention_hours,
             encryption_type="KMS",
             kms_key_id=key if key is not None else AWS_MANAGED_KINESIS_KEY,
             tags=tags,
@@ -259,7 +289,7 @@ class UploadStream(pulumi.ComponentResource):
         )
         self.failure_queue = aws.sqs.Queue(
             f"{name}-failures",
-            name=settings.resource_name(f"{name}-failures", 80),
+            name=naming.name(f"{name}-failures", 80),
             message_retention_seconds=FAILURE_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
             tags=tags,
@@ -272,10 +302,10 @@ class UploadStream(pulumi.ComponentResource):
             "(or the S3 event); re-read them before the stream's retention ends and check the functions' logs.",
             tags,
             child,
-            settings.alarm_actions,
+            args.alarm_actions,
         )
 
-        environment = plan_environment(settings, self.uploads.bucket_name, self.processed.bucket_name,
+        environment = plan_environment(args, self.uploads.bucket_name, self.processed.bucket_name,
                                        self.stream.name)
 
         def function(role: str, handler: str, statements: list[Statement], description: str,
@@ -284,11 +314,11 @@ class UploadStream(pulumi.ComponentResource):
                 f"{name}-{role}",
                 PythonFunctionArgs(
                     handler=handler,
-                    settings=settings,
-                    environment=environment[handler],
-                    statements=statements,
+                    defaults=functions,
+                    # This component's own resources, each variable with the grants that make it usable.
+                    links=[Link(env=environment[handler], statements=statements)],
                     schemas=schemas,
-                    description=f"{description} ({settings.stack})",
+                    description=functions.describe(description),
                     **sizing,
                 ),
                 opts=child,
@@ -332,7 +362,9 @@ class UploadStream(pulumi.ComponentResource):
 
         # S3 may invoke ingest only for this bucket, in this account (a deleted-and-recreated bucket name in
         # another account cannot). The notification depends on it: S3 validates the destination on creation.
-        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        account_id = functions.account_id
+        if account_id is None:
+            account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         permission = aws.lambda_.Permission(
             f"{name}-ingest-permission",
             statement_id=statement_id(f"{name}-ingest-permission"),
@@ -368,12 +400,11 @@ class UploadStream(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
         )
 
-        args.api.add_routes(
-            [
-                Route("POST", "/uploads", self.create, request_schema="upload"),
-                Route("POST", "/uploads/url", self.presign, request_schema="upload_url"),
-                Route("GET", "/uploads", self.lister),
-            ]
+        # Data for the program to add to its API (`api.add_routes(uploads.routes)`).
+        self.routes = (
+            Route("POST", "/uploads", self.create, request_schema="upload"),
+            Route("POST", "/uploads/url", self.presign, request_schema="upload_url"),
+            Route("GET", "/uploads", self.lister),
         )
 
         self.uploads_bucket = self.uploads.bucket_name

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
-from components import settings as stack_settings
 from components.bucket import SecureBucket, SecureBucketArgs
+from tests.programs import load_stack
 
 
 def one_bucket(versioned: bool):
     def program():
-        settings = stack_settings.load()
-        bucket = SecureBucket("data", SecureBucketArgs(settings=settings, versioned=versioned))
+        settings = load_stack().settings
+        bucket = SecureBucket("data", SecureBucketArgs(
+            tags=settings.tags, force_destroy=settings.force_destroy_buckets, protect=settings.protect_data,
+            versioned=versioned))
         bucket.objects_arn("receipts/").apply(lambda arn: arn)
 
     return program

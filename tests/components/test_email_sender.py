@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import settings as stack_settings
 from components.email_sender import (
     CONSUME_ACTIONS,
     EmailSender,
@@ -18,9 +17,11 @@ from components.email_sender import (
     sender_statements,
 )
 from components.email_templates import TemplateError, load_templates, parse_template, placeholders
-from components.function import PythonFunction, PythonFunctionArgs
-from components.settings import EmailSettings, settings_from
+from components.function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from components.naming import Naming
+from components.settings import settings_from, stack_args
 from tests.graph import actions_by_resource, role_statements, statements_of
+from tests.programs import load_stack
 
 TEMPLATES = load_templates()
 STACK_SENDERS = {"dev": ("no-reply@dev.example.com", None), "prod": ("no-reply@example.com", "example.com")}
@@ -28,10 +29,10 @@ STACK_SENDERS = {"dev": ("no-reply@dev.example.com", None), "prod": ("no-reply@e
 
 def build(**args):
     def program():
-        settings = stack_settings.load()
-        email = EmailSender("email", EmailSenderArgs(settings=settings, **args))
-        producer = PythonFunction("producer", PythonFunctionArgs(handler="hello", settings=settings))
-        email.grant_enqueue(producer)
+        stack = load_stack()
+        email = EmailSender("email", replace(stack.email, **args))
+        PythonFunction("producer", PythonFunctionArgs(handler="hello", defaults=stack.functions,
+                                                      links=[email.producer_link()]))
 
     return program
 
@@ -144,16 +145,6 @@ def test_sender_role_sends_only_our_templates_as_the_sender_and_consumes_only_th
     assert not any("*" in a for s in statements for a in s["Action"])
 
 
-def test_grant_enqueue_gives_exactly_send_message_on_the_outbox(run) -> None:
-    [policy] = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "producer-enqueue-email"]
-    assert [(s["Action"], s["Resource"]) for s in statements_of(policy.inputs["policy"])] == [
-        (["sqs:SendMessage"], [run.named("email-outbox").outputs["arn"]])
-    ]
-    assert actions_by_resource(role_statements(run, "producer"))[run.named("email-outbox").outputs["arn"]] == {
-        "sqs:SendMessage"
-    }
-
-
 def test_sender_timeout_override_moves_the_visibility_timeout(run_pulumi) -> None:
     run = run_pulumi(build(sender_timeout_seconds=45, batch_size=5, max_concurrency=4))
     assert run.named("email-sender-function").inputs["timeout"] == 45
@@ -178,22 +169,40 @@ def test_component_outputs_are_registered(run) -> None:
     "bad", [{"batch_size": 0}, {"batch_size": 11}, {"max_concurrency": 1}, {"sender_timeout_seconds": 901}]
 )
 def test_args_outside_aws_limits_are_refused(bad) -> None:
-    settings = settings_from(lambda key: None, project="p", stack="dev")
     with pytest.raises(ValueError):
-        EmailSenderArgs(settings=settings, **bad)
+        EmailSenderArgs(functions=FunctionDefaults(naming=Naming("p-dev")), sender="a@b.example.com", **bad)
+
+
+@pytest.mark.parametrize(("sender", "domain", "message"), [
+    ("not-an-address", None, "email address"), ("a@b.example.com", "other.com", "address of domain"),
+    ("a@example.com", "-bad-.com", "domain name"),
+])
+def test_sender_and_domain_are_checked_in_the_args(sender, domain, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        EmailSenderArgs(functions=FunctionDefaults(naming=Naming("p-dev")), sender=sender, domain=domain)
+
+
+def test_producer_link_is_the_outbox_url_with_exactly_its_enqueue_grant(run) -> None:
+    variables = run.named("producer-function").inputs["environment"]["variables"]
+    assert variables["EMAIL_QUEUE_URL"] == run.named("email-outbox").outputs["url"]
+    [policy] = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "producer-policy"]
+    enqueue = [s for s in statements_of(policy.inputs["policy"]) if s.get("Sid") == "EnqueueEmail"]
+    assert [(s["Action"], s["Resource"]) for s in enqueue] == [(["sqs:SendMessage"], [run.named("email-outbox").outputs["arn"]])]
+    grants = actions_by_resource(role_statements(run, "producer"))
+    assert grants[run.named("email-outbox").outputs["arn"]] == {"sqs:SendMessage"}
 
 
 # ------------------------------------------------------------------------------------------- planning
 
-DEV = settings_from(lambda key: None, project="secure-serverless", stack="dev")
+DEV = stack_args(settings_from(lambda key: None, project="secure-serverless", stack="dev")).email
 labels = st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True)
 
 
 @st.composite
-def email_settings(draw) -> EmailSettings:
+def email_settings(draw) -> dict:
     domain = draw(st.none() | st.builds(lambda a, b: f"{a}.{b}", labels, st.sampled_from(["com", "org", "io"])))
     host = domain or draw(labels) + ".example.com"
-    return EmailSettings(sender=f"{draw(labels)}@{host}", domain=domain, max_receive_count=draw(st.integers(1, 1000)))
+    return {"sender": f"{draw(labels)}@{host}", "domain": domain, "max_receive_count": draw(st.integers(1, 1000))}
 
 
 @given(
@@ -202,10 +211,10 @@ def email_settings(draw) -> EmailSettings:
     timeout=st.integers(1, 900),
 )
 def test_plan_names_are_valid_unique_and_the_identity_covers_the_sender(email, stack, timeout) -> None:
-    settings = replace(DEV, stack=stack, email=email)
-    plan = plan_email(settings, TEMPLATES, timeout)
-    assert plan.domain_identity == (email.domain is not None)
-    assert plan.sender == email.sender and plan.sender.endswith("@" + plan.identity) or plan.identity == plan.sender
+    functions = replace(DEV.functions, naming=Naming(f"secure-serverless-{stack}"))
+    plan = plan_email(replace(DEV, functions=functions, sender_timeout_seconds=timeout, **email), TEMPLATES)
+    assert plan.domain_identity == (email["domain"] is not None)
+    assert plan.sender == email["sender"] and plan.sender.endswith("@" + plan.identity) or plan.identity == plan.sender
     names = list(plan.template_names.values())
     assert len(set(names)) == len(names) == len(TEMPLATES)
     assert all(len(n) <= 64 and n.replace("-", "").replace("_", "").isalnum() for n in names)

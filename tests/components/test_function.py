@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from components import settings as stack_settings
-from components.function import Condition, PythonFunction, PythonFunctionArgs, Statement, plan_archive
+from components.function import (
+    Condition,
+    FunctionDefaults,
+    Link,
+    PythonFunction,
+    PythonFunctionArgs,
+    Statement,
+    plan_archive,
+)
+from components.naming import Naming
 from tests.graph import actions_by_resource, role_statements
+from tests.programs import load_stack
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders"
 
 
 def one_function(**overrides):
     def program():
-        settings = stack_settings.load()
-        PythonFunction("worker", PythonFunctionArgs(handler="hello", settings=settings, **overrides))
+        PythonFunction("worker", PythonFunctionArgs(handler="hello", defaults=load_stack().functions, **overrides))
 
     return program
 
@@ -111,14 +120,68 @@ def test_archive_holds_the_module_common_and_declared_schemas_only() -> None:
         ({"handler": "../etc"}, "module name"),
         ({"handler": "hello", "schemas": ["missing"]}, "not found"),
         ({"handler": "hello", "timeout_seconds": 0}, "timeout_seconds"),
-        ({"handler": "hello", "environment": {"STAGE": "x"}}, "set by PythonFunction"),
+        ({"handler": "hello", "environment": {"STAGE": "x"}}, "set twice"),
+        ({"handler": "hello", "environment": {"A": "1"}, "links": [Link(env={"A": "2"})]}, "set twice"),
+        ({"handler": "hello", "package": "handlers.common", "shared": ()}, "does not exist"),
+        ({"handler": "hello", "shared": ("nothing/*.py",)}, "matches nothing"),
         ({"handler": "hello", "description": "x" * 257}, "at most 256"),
     ],
 )
 def test_bad_function_args_are_rejected(kwargs, message) -> None:
-    settings = stack_settings.settings_from(lambda k: None, project="p", stack="dev")
+    defaults = FunctionDefaults(naming=Naming("p-dev"), environment={"STAGE": "dev"})
     with pytest.raises(ValueError, match=message):
-        PythonFunctionArgs(settings=settings, **kwargs)
+        PythonFunctionArgs(defaults=defaults, **kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"memory_mb": 64}, "memory_mb"), ({"architecture": "arm"}, "architecture"),
+    ({"log_retention_days": 2}, "log_retention_days"), ({"tags": {"aws:x": "y"}}, "tag"),
+])
+def test_bad_function_defaults_are_rejected(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        FunctionDefaults(naming=Naming("p-dev"), **kwargs)
+
+
+def test_links_apply_env_and_exact_statements_together(run_pulumi) -> None:
+    link = Link(env={"QUEUE_URL": "https://q"}, statements=[Statement(["sqs:SendMessage"], [QUEUE_ARN], sid="Send")])
+    run = run_pulumi(one_function(links=[link]))
+    assert run.named("worker-function").inputs["environment"]["variables"]["QUEUE_URL"] == "https://q"
+    assert actions_by_resource(role_statements(run, "worker"))[QUEUE_ARN] == {"sqs:SendMessage"}
+    with pytest.raises(ValueError, match="at least one"):
+        Link()
+    with pytest.raises(ValueError, match="must match"):
+        Link(env={"bad-name": "x"})
+
+
+def test_a_function_from_another_code_tree_gets_no_environment_it_did_not_ask_for(run_pulumi, tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "ping.py").write_text("def main(event, context):\n    return {}\n")
+    (tmp_path / "app" / "lib.py").write_text("X = 1\n")
+
+    def program():
+        PythonFunction("ping", PythonFunctionArgs(
+            handler="ping", package="app", entry="main", code_dir=tmp_path, shared=("app/__init__.py", "app/lib.py"),
+            defaults=FunctionDefaults(naming=Naming("other-test"), account_id="210987654321")))
+
+    run = run_pulumi(program)
+    fn = run.named("ping-function").inputs
+    assert fn["handler"] == "app.ping.main"
+    assert fn["code"]["__archive"] == ["app/__init__.py", "app/lib.py", "app/ping.py"]
+    assert "environment" not in fn or not fn["environment"].get("variables")
+    assert fn["name"] == "other-test-ping"
+    trust = json.loads(run.named("ping-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"] == "210987654321"
+
+
+def test_without_an_account_id_each_function_looks_it_up(run_pulumi, recording_mocks) -> None:
+    def program():
+        defaults = FunctionDefaults(naming=Naming("other-test"))
+        for name in ("a", "b"):
+            PythonFunction(name, PythonFunctionArgs(handler="hello", defaults=defaults))
+
+    run_pulumi(program)
+    assert sum(c.token == "aws:index/getCallerIdentity:getCallerIdentity" for c in recording_mocks.invokes) == 2
 
 
 @pytest.mark.parametrize("action", ["*", "s3:*", "s3:Get*", "sqs"])

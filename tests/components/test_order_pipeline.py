@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components import settings as stack_settings
-from components.email_sender import EmailSender, EmailSenderArgs
+from components.email_sender import EmailSender
 from components.order_pipeline import (
     CONSUME_ACTIONS,
     DLQ_RETENTION_SECONDS,
@@ -20,8 +20,9 @@ from components.order_pipeline import (
     QueuePlan,
     plan_queues,
 )
-from components.secure_api import SecureApi, SecureApiArgs
-from components.settings import ConfigError, OrderSettings, settings_from
+from components.secure_api import SecureApi
+from components.settings import ConfigError, OrderSettings, settings_from, stack_args
+from components.user_pool import UserPool
 from offline.runtime import ProgramRun, stack_config
 from tests.graph import FUNCTION, PERMISSION, actions_by_resource, dependency, role_statements, routes
 
@@ -38,10 +39,12 @@ QUEUE_INPUTS = {
 
 
 def program() -> None:
-    settings = stack_settings.load()
-    api = SecureApi("api", SecureApiArgs(settings=settings))
-    email = EmailSender("email", EmailSenderArgs(settings=settings))
-    OrderPipeline("orders", OrderPipelineArgs(settings=settings, api=api, email=email))
+    stack = stack_settings.load()
+    users = UserPool("api", stack.user_pool)
+    api = SecureApi("api", stack.api.with_user_pools(users.arn))
+    email = EmailSender("email", stack.email)
+    orders = OrderPipeline("orders", replace(stack.orders, email=email.producer_link()))
+    api.add_routes(orders.routes)
     api.deploy()
 
 
@@ -72,7 +75,7 @@ def env(run: ProgramRun, component: str) -> dict[str, str]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_queue_and_dlq_are_the_planned_ones(run_pulumi, stack: str) -> None:
     run = run_pulumi(program, stack=stack)
-    plan = plan_queues(settings_for_stack(stack), "orders")
+    plan = plan_queues(stack_args(settings_for_stack(stack)).orders, "orders")
     queue, dlq = run.named("orders-queue").inputs, run.named("orders-dlq").inputs
 
     assert as_attributes(queue) == plan.sqs_attributes(arn(run, "orders-dlq"))
@@ -137,8 +140,7 @@ def test_event_source_mapping_reports_item_failures_with_stack_limits(run_pulumi
 def test_each_role_has_exactly_its_grants(run_pulumi, stack: str) -> None:
     run = run_pulumi(program, stack=stack)
     receipts = arn(run, "orders-receipts-bucket") + "/receipts/*"
-    queue = arn(run, "orders-queue")
-    table, machine = arn(run, "orders-workflow-table"), arn(run, "orders-workflow-machine")
+    queue, outbox = arn(run, "orders-queue"), arn(run, "email-outbox")
     tracing = {"*": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}} if stack == "prod" else {}
 
     def grants(component: str) -> dict[str, set[str]]:
@@ -149,11 +151,11 @@ def test_each_role_has_exactly_its_grants(run_pulumi, stack: str) -> None:
     assert grants("orders-submit") == {queue: {"sqs:SendMessage"}, **tracing}
     assert grants("orders-process") == {
         queue: set(CONSUME_ACTIONS),
-        table: {"dynamodb:PutItem"},
-        machine: {"states:StartExecution"},
+        receipts: {"s3:PutObject", "s3:GetObject"},
+        outbox: {"sqs:SendMessage"},
         **tracing,
     }
-    assert grants("orders-get") == {table: {"dynamodb:GetItem"}, receipts: {"s3:GetObject"}, **tracing}
+    assert grants("orders-get") == {receipts: {"s3:GetObject"}, **tracing}
     assert set(CONSUME_ACTIONS) == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 
@@ -180,40 +182,38 @@ def test_both_routes_are_cognito_protected_and_invoke_only_their_function(run_pu
 def test_environment_contract_and_packaged_files(run_pulumi) -> None:
     run = run_pulumi(program)
     bucket = run.named("orders-receipts-bucket").outputs["bucket"]
-    table = run.named("orders-workflow-table").outputs["name"]
     foundation = {"ALLOWED_ORIGINS", "STAGE", "SERVICE_NAME"}
     own = {name: {k: v for k, v in env(run, name).items() if k not in foundation}
            for name in ("orders-submit", "orders-process", "orders-get")}
     assert own == {
         "orders-submit": {"ORDERS_QUEUE_URL": run.named("orders-queue").outputs["url"]},
-        "orders-process": {"ORDERS_TABLE": table, "STATE_MACHINE_ARN": arn(run, "orders-workflow-machine"),
-                           "PENDING_TIMEOUT_SECONDS": "3600", "ORDER_RETENTION_DAYS": "365"},
-        "orders-get": {"ORDERS_TABLE": table, "RECEIPTS_BUCKET": bucket},
+        "orders-process": {"RECEIPTS_BUCKET": bucket, "EMAIL_QUEUE_URL": run.named("email-outbox").outputs["url"]},
+        "orders-get": {"RECEIPTS_BUCKET": bucket},
     }
     archives = {f.name: f.inputs["code"]["__archive"] for f in run.of_type(FUNCTION) if f.name.startswith("orders-")}
     assert "handlers/schemas/order.json" in archives["orders-submit-function"]
-    assert "handlers/orders_start.py" in archives["orders-process-function"]
-    assert "handlers/orders_status.py" in archives["orders-get-function"]
+    assert "handlers/orders_process.py" in archives["orders-process-function"]
     assert not any("schemas" in path for path in archives["orders-get-function"])
 
 
 def test_receipts_bucket_is_a_versioned_secure_bucket(run_pulumi) -> None:
     run = run_pulumi(program, stack="prod")
     component = run.named("orders-receipts")
-    assert component.type == "app:components:SecureBucket"
+    assert component.type == "secure-serverless:components:SecureBucket"
     assert run.named("orders-receipts-versioning").inputs["versioningConfiguration"] == {"status": "Enabled"}
     assert run.named("orders-receipts-bucket").protect is True  # prod protects data
-    outputs = run.component_outputs[run.named("orders").urn]
+    [component] = run.of_type("secure-serverless:components:OrderPipeline")
+    outputs = run.component_outputs[component.urn]
     assert outputs["receipts_bucket"] == run.named("orders-receipts-bucket").outputs["bucket"]
     assert outputs["queue_url"] == run.named("orders-queue").outputs["url"]
 
 
 def test_every_child_is_parented_to_the_component(run_pulumi) -> None:
     run = run_pulumi(program)
-    component = run.named("orders")
+    [component] = run.of_type("secure-serverless:components:OrderPipeline")
     direct = {r.name for r in run.children_of(component.urn)}
     assert direct == {"orders-dlq", "orders-queue", "orders-dlq-redrive-allow", "orders-dlq-alarm", "orders-receipts",
-                      "orders-submit", "orders-process", "orders-get", "orders-process-trigger", "orders-workflow"}
+                      "orders-submit", "orders-process", "orders-get", "orders-process-trigger"}
 
 
 # ---------------------------------------------------------------------------------------------- the plan
@@ -222,9 +222,19 @@ BASE = OrderSettings(fifo=False, max_receive_count=3, batch_size=10, batching_wi
                      processor_timeout_seconds=30, visibility_timeout_seconds=None)
 
 
+DEV_FUNCTIONS = stack_args(settings_from(lambda key: None, project="secure-serverless", stack="dev")).functions
+
+
+def _args_for(orders: OrderSettings, functions=DEV_FUNCTIONS) -> OrderPipelineArgs:
+    return OrderPipelineArgs(
+        functions=functions, fifo=orders.fifo, max_receive_count=orders.max_receive_count,
+        batch_size=orders.batch_size, batching_window_seconds=orders.batching_window_seconds,
+        max_concurrency=orders.max_concurrency, processor_timeout_seconds=orders.processor_timeout_seconds,
+        visibility_timeout_seconds=orders.visibility_timeout_seconds)
+
+
 def _plan_for(orders: OrderSettings) -> QueuePlan:
-    settings = settings_from(lambda key: None, project="secure-serverless", stack="dev")
-    return plan_queues(replace(settings, orders=orders), "orders")
+    return plan_queues(_args_for(orders), "orders")
 
 
 def _aws_accepts(o: OrderSettings) -> bool:
@@ -276,5 +286,21 @@ def test_settings_and_plan_agree_on_the_limits() -> None:
 
 def test_long_stack_names_still_give_valid_fifo_names() -> None:
     settings = settings_from(lambda key: None, project="secure-serverless-" + "x" * 60, stack="production-eu")
-    plan = plan_queues(replace(settings, orders=replace(BASE, fifo=True)), "orders")
+    plan = plan_queues(_args_for(replace(BASE, fifo=True), stack_args(settings).functions), "orders")
     assert len(plan.queue_name) <= 80 and plan.queue_name.endswith(".fifo") and plan.queue_name != plan.dlq_name
+
+
+def test_args_without_the_outbox_link_are_refused_at_construction(run_pulumi) -> None:
+    def no_email():
+        OrderPipeline("orders", stack_settings.load().orders)
+
+    with pytest.raises(ValueError, match="producer_link"):
+        run_pulumi(no_email)
+
+
+def test_an_args_error_is_reported_under_its_config_key() -> None:
+    """An Args check surfaces as one ConfigError naming the stack and the key the value came from."""
+    settings = settings_from({"ordersFifo": "true"}.get, project="secure-serverless", stack="dev")
+    broken = replace(settings, orders=replace(settings.orders, max_concurrency=1))
+    with pytest.raises(ConfigError, match=r"(?s)stack .dev.*secure-serverless:ordersMaxConcurrency"):
+        stack_args(broken)

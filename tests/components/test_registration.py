@@ -6,22 +6,24 @@ import json
 
 import pytest
 
-from components import settings as stack_settings
-from components.email_sender import EmailSender, EmailSenderArgs
+from components.email_sender import EmailSender
 from components.function import HANDLERS_DIR
-from components.registration import COGNITO_ACTIONS, UserRegistration, UserRegistrationArgs
+from components.registration import UserRegistration, UserRegistrationArgs
+from components.user_pool import ADMIN_ACTIONS as COGNITO_ACTIONS
 from offline.runtime import stacks
 from tests.graph import PERMISSION, actions_by_resource, dependency, role_statements, routes
-from tests.programs import foundation_api
+from tests.programs import foundation_api, load_stack
 
 PUBLIC_ROUTES = {"GET /health", "POST /register"}
 
 
 def program():
-    settings = stack_settings.load()
-    api, _ = foundation_api(settings)
-    email = EmailSender("email", EmailSenderArgs(settings=settings))
-    UserRegistration("registration", UserRegistrationArgs(settings=settings, api=api, email=email))
+    stack = load_stack()
+    api, _ = foundation_api(stack)
+    email = EmailSender("email", stack.email)
+    registration = UserRegistration("registration", UserRegistrationArgs(
+        functions=stack.functions, user_pool=api.users.admin_link(), email=email.producer_link()))
+    api.add_routes(registration.routes)
     api.deploy()
 
 
@@ -84,6 +86,18 @@ def test_register_function_gets_its_env_contract_and_ships_its_schema(run) -> No
     assert "handlers/schemas/register.json" in function["code"]["__archive"]
 
 
+def test_registration_args_refuse_links_that_do_not_fit() -> None:
+    from components.function import FunctionDefaults, Link, Statement
+    from components.naming import Naming
+
+    pool = Link(env={"USER_POOL_ID": "p"}, statements=[Statement(["cognito-idp:AdminCreateUser"], ["arn:pool"])])
+    outbox = Link(env={"EMAIL_QUEUE_URL": "u"}, statements=[Statement(["sqs:SendMessage"], ["arn:q"])])
+    functions = FunctionDefaults(naming=Naming("p-dev"))
+    UserRegistrationArgs(functions=functions, user_pool=pool, email=outbox)
+    with pytest.raises(ValueError, match="admin_link"):
+        UserRegistrationArgs(functions=functions, user_pool=outbox, email=outbox)
+
+
 def test_component_outputs_are_registered(run) -> None:
     outputs = run.component_outputs[run.named("registration").urn]
     assert outputs == {"function_name": run.named("registration-register-function").outputs["name"],
@@ -107,11 +121,11 @@ def test_every_stack_exposes_only_health_and_register_publicly(stack_run) -> Non
 
 
 def test_every_stack_wires_register_to_the_email_outbox(stack_run) -> None:
-    [registration] = stack_run.of_type("app:components:UserRegistration")
-    [email] = stack_run.of_type("app:components:EmailSender")
+    [registration] = stack_run.of_type("secure-serverless:components:UserRegistration")
+    [email] = stack_run.of_type("secure-serverless:components:EmailSender")
     [outbox] = [q for q in stack_run.of_type("aws:sqs/queue:Queue") if q.parent == email.urn
                 and "redrivePolicy" in q.inputs]
-    [function] = [f for f in stack_run.of_type("app:components:PythonFunction") if f.parent == registration.urn]
+    [function] = [f for f in stack_run.of_type("secure-serverless:components:PythonFunction") if f.parent == registration.urn]
     grants = actions_by_resource(role_statements(stack_run, function.name))
     assert grants[outbox.outputs["arn"]] == {"sqs:SendMessage"}
     pool_arn = stack_run.of_type("aws:cognito/userPool:UserPool")[0].outputs["arn"]

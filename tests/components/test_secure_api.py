@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 
-from components import settings as stack_settings
 from components.function import PythonFunction, PythonFunctionArgs
-from components.secure_api import Route, SecureApiArgs
+from components.naming import Naming
+from components.secure_api import Route, SecureApi, SecureApiArgs
 from tests.graph import dependency, routes
-from tests.programs import foundation_api
+from tests.programs import foundation_api, load_stack
 
 
 def build(extra_routes=(), deploy=True):
     """A program: the two foundation routes plus `extra_routes(settings, hello) -> [Route]`."""
 
     def program():
-        settings = stack_settings.load()
-        api, hello = foundation_api(settings)
-        api.add_routes(list(extra_routes(settings, hello)) if callable(extra_routes) else [])
+        stack = load_stack()
+        api, hello = foundation_api(stack)
+        api.add_routes(list(extra_routes(stack, hello)) if callable(extra_routes) else [])
         if deploy:
             api.deploy()
         return api
@@ -72,9 +75,9 @@ def test_deployment_trigger_covers_gateway_response_and_preflight_templates(run_
 
 def test_args_refuse_an_invalid_route_table_before_any_resource(run_pulumi) -> None:
     def program():
-        settings = stack_settings.load()
-        hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", settings=settings))
-        SecureApiArgs(settings=settings, routes=[Route("GET", "/a/{id}", hello), Route("GET", "/a/{key}", hello)])
+        stack = load_stack()
+        hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", defaults=stack.functions))
+        replace(stack.api, routes=[Route("GET", "/a/{id}", hello, public=True), Route("GET", "/a/{key}", hello, public=True)])
 
     with pytest.raises(ValueError, match="conflicts with"):
         run_pulumi(program)
@@ -177,7 +180,74 @@ def test_routes_after_deploy_and_duplicates_fail_at_the_call_site(run_pulumi) ->
 
 def test_component_outputs_are_registered(run_pulumi) -> None:
     run = run_pulumi(build())
-    api = run.named("api")
+    [api] = run.of_type("secure-serverless:components:SecureApi")
     outputs = run.component_outputs[api.urn]
     assert outputs["url"].endswith("/dev")
-    assert set(outputs) == {"url", "user_pool_id", "user_pool_arn", "user_pool_client_id", "curl_example"}
+    assert set(outputs) == {"url", "curl_example"}
+    [pool] = run.of_type("secure-serverless:components:UserPool")
+    assert set(run.component_outputs[pool.urn]) == {"user_pool_id", "arn", "client_id"}
+
+
+# ----------------------------------------------------------------------------- SecureApi alone, explicit Args
+
+
+@dataclass(frozen=True)
+class ExternalLambda:
+    """Not a PythonFunction: any Lambda with an invoke ARN and a function name can be a route target."""
+
+    invoke_arn: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+
+
+def standalone(**overrides):
+    def program():
+        fn = aws.lambda_.Function("ext", role="arn:aws:iam::123456789012:role/r", runtime="python3.12",
+                                  handler="x.handler", code=pulumi.AssetArchive({}))
+        target = ExternalLambda(fn.invoke_arn, fn.name)
+        args = SecureApiArgs(naming=Naming("shop-test"), stage_name="v1", cors_origins=("https://shop.example",),
+                             **overrides)
+        api = SecureApi("shop", args)
+        api.add_routes([Route("GET", "/ping", target, public=True, label="ext")])
+        api.deploy()
+
+    return program
+
+
+def test_secure_api_alone_from_explicit_args_with_any_lambda(run_pulumi) -> None:
+    run = run_pulumi(standalone())
+    [api] = run.of_type("aws:apigateway/restApi:RestApi")
+    assert api.inputs["name"] == "shop-test-api"
+    assert api.inputs["endpointConfiguration"]["types"] == "REGIONAL"
+    assert run.of_type("aws:apigateway/authorizer:Authorizer") == []  # no pool: public routes only
+    [integration] = [i for i in run.of_type("aws:apigateway/integration:Integration") if i.inputs["type"] == "AWS_PROXY"]
+    assert integration.inputs["uri"] == run.named("ext").outputs["invokeArn"]
+    assert run.of_type("aws:apigateway/stage:Stage")[0].inputs["stageName"] == "v1"
+
+
+def test_escape_hatches_reach_the_rest_api_and_stage(run_pulumi) -> None:
+    run = run_pulumi(standalone(endpoint_type="EDGE", rest_api_args={"minimum_compression_size": 1024},
+                                stage_args={"cache_cluster_enabled": False}))
+    api = run.of_type("aws:apigateway/restApi:RestApi")[0].inputs
+    assert api["endpointConfiguration"]["types"] == "EDGE" and api["minimumCompressionSize"] == 1024
+    assert run.of_type("aws:apigateway/stage:Stage")[0].inputs["cacheClusterEnabled"] is False
+
+
+def test_args_refuse_bad_values_and_protected_routes_without_a_pool() -> None:
+    naming = Naming("shop-test")
+    with pytest.raises(ValueError, match="endpoint_type"):
+        SecureApiArgs(naming=naming, stage_name="v1", endpoint_type="GLOBAL")
+    with pytest.raises(ValueError, match="cors_origins"):
+        SecureApiArgs(naming=naming, stage_name="v1", cors_origins=("*",))
+    with pytest.raises(ValueError, match="throttle_burst_limit"):
+        SecureApiArgs(naming=naming, stage_name="v1", throttle_burst_limit=0)
+    with pytest.raises(ValueError, match="stage_name"):
+        SecureApiArgs(naming=naming, stage_name="a/b")
+    target = ExternalLambda("arn", "fn")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="need an authorizer"):
+        SecureApiArgs(naming=naming, stage_name="v1", routes=[Route("GET", "/x", target, label="x")])
+
+
+def test_a_target_that_is_not_a_resource_needs_a_label() -> None:
+    target = ExternalLambda("arn", "fn")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="label"):
+        Route("GET", "/x", target)

@@ -130,3 +130,34 @@ def test_alarm_topic_must_be_an_sns_topic_arn() -> None:
     assert load({}).alarm_actions == ()
     with pytest.raises(ConfigError, match="alarmTopicArn .* an SNS topic ARN"):
         load({"alarmTopicArn": "arn:aws:sqs:us-east-1:123456789012:on-call"})
+
+
+def test_pulumi_yaml_defaults_are_the_loaders_defaults() -> None:
+    """One source of truth: every default Pulumi.yaml declares is the default the loader applies when the key is
+    unset (checked for a non-production stack; production-only defaults are not declared in Pulumi.yaml)."""
+    import yaml
+
+    from components.settings import _Reader
+    from offline.runtime import REPO_ROOT
+
+    # `""` is Pulumi.yaml's spelling of "unset" for strings (the CLI requires a default): the loader's own
+    # default applies then, as it does for a key that is not set at all.
+    declared = {key: spec["default"] for key, spec in yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["config"].items()
+                if isinstance(spec, dict) and "default" in spec and spec["default"] != ""}
+    seen: dict[str, object] = {}
+    original = _Reader.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        seen.update(vars(self))
+
+    import pytest as _pytest
+
+    with _pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_Reader, "__init__", spy)
+        settings_from(lambda key: None, project=PROJECT, stack="dev")
+    defaults = seen["defaults"]
+    assert declared, "Pulumi.yaml declares no defaults"
+    mismatched = {key: (value, defaults.get(key, "<not read>")) for key, value in declared.items()
+                  if defaults.get(key, object()) != value}
+    assert not mismatched, f"Pulumi.yaml default vs loader default: {mismatched}"

@@ -7,12 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from components import settings as stack_settings
-from components.secure_api import SecureApi, SecureApiArgs
-from components.settings import ConfigError, UploadSettings, settings_from
+from components.secure_api import SecureApi
+from components.settings import ConfigError, UploadSettings, settings_from, stack_args
 from components.upload_stream import (
     AWS_MANAGED_KINESIS_KEY,
     ENVIRONMENT_CONTRACT,
@@ -37,9 +37,13 @@ CUSTOMER_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1
 
 def program(customer_key_arn: str | None = None):
     def run() -> None:
-        settings = stack_settings.load()
-        api = SecureApi("api", SecureApiArgs(settings=settings))
-        UploadStream("uploads", UploadStreamArgs(settings=settings, api=api, customer_key_arn=customer_key_arn))
+        from components.user_pool import UserPool
+
+        stack = stack_settings.load()
+        users = UserPool("api", stack.user_pool)
+        api = SecureApi("api", stack.api.with_user_pools(users.arn))
+        uploads = UploadStream("uploads", replace(stack.uploads, customer_key_arn=customer_key_arn))
+        api.add_routes(uploads.routes)
         api.deploy()
 
     return run
@@ -48,6 +52,10 @@ def program(customer_key_arn: str | None = None):
 def settings_for(stack: str, config: dict[str, Any] | None = None) -> stack_settings.Settings:
     project, values = stack_config(stack, overrides=config)
     return settings_from(lambda key: values.get(f"{project}:{key}"), project=project, stack=stack)
+
+
+def uploads_args(stack: str) -> UploadStreamArgs:
+    return stack_args(settings_for(stack)).uploads
 
 
 def arn(run: ProgramRun, name: str) -> str:
@@ -159,10 +167,15 @@ _upload_settings = st.builds(
 def test_every_valid_setting_plans_a_finite_consumer_that_fits_an_object(
     uploads: UploadSettings, memory: int, timeout: int
 ) -> None:
-    base = settings_for("dev")
-    settings = replace(base, uploads=uploads,
-                       lambda_defaults=replace(base.lambda_defaults, memory_mb=memory, timeout_seconds=timeout))
-    plan = plan_consumer(settings)
+    assume(uploads.max_record_age_seconds <= uploads.stream_retention_hours * 3600)
+    base = uploads_args("dev")
+    functions = replace(base.functions, memory_mb=memory, timeout_seconds=timeout)
+    plan = plan_consumer(replace(base, functions=functions, max_bytes=uploads.max_bytes,
+                                 url_ttl_seconds=uploads.url_ttl_seconds,
+                                 stream_retention_hours=uploads.stream_retention_hours,
+                                 starting_position=uploads.starting_position, batch_size=uploads.batch_size,
+                                 max_retry_attempts=uploads.max_retry_attempts,
+                                 max_record_age_seconds=uploads.max_record_age_seconds))
     assert 0 <= plan.max_retry_attempts <= 10_000 and 60 <= plan.max_record_age_seconds <= 604_800
     assert plan.timeout_seconds >= max(timeout, 60)
     assert plan.memory_mb >= memory
@@ -180,7 +193,7 @@ def test_every_valid_setting_plans_a_finite_consumer_that_fits_an_object(
     ],
 )
 def test_consumer_plan_refuses_what_aws_refuses_or_never_ends(change: dict[str, Any], problem: str) -> None:
-    valid = plan_consumer(settings_for("dev"))
+    valid = plan_consumer(uploads_args("dev"))
     with pytest.raises(ValueError, match=problem):
         replace(valid, **change)
 
@@ -347,7 +360,7 @@ def test_both_buckets_are_secure_buckets_and_only_uploads_accepts_browser_posts(
 ) -> None:
     run = runs[stack]
     for component in ("uploads-uploads", "uploads-processed"):
-        assert run.named(component).type == "app:components:SecureBucket"
+        assert run.named(component).type == "secure-serverless:components:SecureBucket"
         assert run.named(f"{component}-bucket").protect is (stack == "prod")
     (cors,) = run.of_type("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration")
     assert dependency(run, cors, "bucket") == run.named("uploads-uploads-bucket")
@@ -365,7 +378,8 @@ def test_the_policy_pack_finds_nothing_in_the_upload_stream(runs: dict[str, Prog
 
 def test_outputs_name_the_buckets_stream_and_failure_queue(runs: dict[str, ProgramRun]) -> None:
     run = runs["dev"]
-    outputs = run.component_outputs[run.named("uploads").urn]
+    [component] = run.of_type("secure-serverless:components:UploadStream")
+    outputs = run.component_outputs[component.urn]
     assert outputs == {
         "uploads_bucket": bucket_name(run, "uploads-uploads"),
         "processed_bucket": bucket_name(run, "uploads-processed"),
@@ -376,7 +390,7 @@ def test_outputs_name_the_buckets_stream_and_failure_queue(runs: dict[str, Progr
 
 
 def test_consumer_plan_is_what_the_component_deploys(runs: dict[str, ProgramRun]) -> None:
-    plan = plan_consumer(settings_for("dev"))
+    plan = plan_consumer(uploads_args("dev"))
     assert isinstance(plan, ConsumerPlan)
     function = runs["dev"].named("uploads-process-function").inputs
     assert (function["timeout"], function["memorySize"]) == (plan.timeout_seconds, plan.memory_mb) == (60, 256)
@@ -390,3 +404,24 @@ def test_failed_asynchronous_ingest_events_go_to_the_failure_queue(runs: dict[st
     assert config.inputs["destinationConfig"]["onFailure"]["destination"] == arn(run, "uploads-failures")
     assert 0 <= config.inputs["maximumRetryAttempts"] <= 2
     assert config.inputs["maximumEventAgeInSeconds"] <= run.named("uploads-stream").inputs["retentionPeriod"] * 3600
+
+
+def test_upload_stream_alone_from_explicit_args(run_pulumi, recording_mocks) -> None:
+    """No stack config, no API: the flow stands alone and hands its routes back as data."""
+    from components.function import FunctionDefaults
+    from components.naming import Naming
+
+    def alone():
+        functions = FunctionDefaults(naming=Naming("media-test"), account_id="210987654321")
+        stream = UploadStream("media", UploadStreamArgs(functions=functions, cors_origins=("https://media.example.org",),
+                                                        max_bytes=2 * 1_048_576, stream_retention_hours=48))
+        assert [f"{r.method} {r.path}" for r in stream.routes] == ["POST /uploads", "POST /uploads/url", "GET /uploads"]
+
+    run = run_pulumi(alone)
+    assert run.named("media-stream").inputs["retentionPeriod"] == 48
+    assert run.named("media-create-function").inputs["environment"]["variables"]["MAX_UPLOAD_BYTES"] == str(2 * 1_048_576)
+    assert run.named("media-ingest-permission").inputs["sourceAccount"] == "210987654321"
+    assert run.of_type("aws:apigateway/method:Method") == []
+    assert not [c for c in recording_mocks.invokes if c.token == "aws:index/getCallerIdentity:getCallerIdentity"]
+    with pytest.raises(ValueError, match="stream retention"):
+        UploadStreamArgs(functions=FunctionDefaults(naming=Naming("m")), max_record_age_seconds=200_000)

@@ -22,7 +22,7 @@ import pytest
 from components.email_sender import plan_email
 from components.email_templates import load_templates, ses_template_input
 from components.order_pipeline import QueuePlan, plan_queues
-from components.settings import Settings
+from components.settings import Settings, stack_args
 from tests.components.test_order_pipeline import settings_for_stack
 from tests.events import ACCOUNT_ID, REGION, LambdaContext, api_event, sqs_event_from_messages
 from tests.handlers.test_orders_process import claims_for
@@ -121,13 +121,14 @@ def dlq_messages(url: str) -> list[dict[str, Any]]:
 
 def build_flow(settings: Settings, load_handler: Callable[..., ModuleType]) -> Flow:
     sqs, s3, ses = (boto3.client(s, region_name=REGION) for s in ("sqs", "s3", "ses"))
-    plan = plan_queues(settings, "orders")
+    args = stack_args(settings)
+    plan = plan_queues(args.orders, "orders")
     dlq_url = sqs.create_queue(QueueName=plan.dlq_name, Attributes=plan.sqs_attributes())["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     orders_url = sqs.create_queue(QueueName=plan.queue_name, Attributes=plan.sqs_attributes(dlq_arn))["QueueUrl"]
 
     templates = load_templates()
-    email = plan_email(settings, templates, settings.lambda_defaults.timeout_seconds)
+    email = plan_email(args.email, templates)
     outbox_dlq = sqs.create_queue(QueueName=email.dlq_name)["QueueUrl"]
     outbox_dlq_arn = sqs.get_queue_attributes(QueueUrl=outbox_dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     outbox_url = sqs.create_queue(QueueName=email.outbox_name, Attributes={

@@ -121,7 +121,7 @@ def test_all_stacks_as_make_preview_runs_it():
     assert done.returncode == 0, done.stdout + done.stderr
     for stack in stacks():
         section = done.stdout.split(f"== stack {stack}:")[1].split("== stack")[0]
-        assert "app:components:SecureApi api" in section and "aws:apigateway/method:Method" in section
+        assert "secure-serverless:components:SecureApi api" in section and "aws:apigateway/method:Method" in section
         assert f"verdict stack {stack}: PASS" in section
 
 
