@@ -1,5 +1,5 @@
-"""Stack configuration of profiles and order state, and the mapping from the app's Settings to the Args of
-`Profiles` and `OrderWorkflow` (the components themselves never see Settings).
+"""Stack configuration of order state: the keys `components.settings` reads into `WorkflowSettings` and maps to
+`OrderWorkflowArgs` (the components themselves never see Settings).
 
 Keys (namespace `secure-serverless:`, declared in Pulumi.yaml, read by `components.settings.settings_from`):
 
@@ -20,21 +20,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pulumi
-
-from components.order_states import ConcurrencyPlan, Link, check_schedule
-
-if TYPE_CHECKING:
-    from components.bucket import SecureBucket
-    from components.email_sender import EmailSender
-    from components.order_workflow import OrderWorkflowArgs
-    from components.profiles import ProfilesArgs
-    from components.settings import Settings
+from .order_states import ConcurrencyPlan, check_schedule
 
 MONEY = re.compile(r"^(0|[1-9][0-9]{0,12})\.[0-9]{2}$")
-RECEIPTS_PREFIX = "receipts/"
 
 
 @dataclass(frozen=True)
@@ -68,50 +58,4 @@ def read_workflow(reader: Any) -> WorkflowSettings:
         max_charge_amount=amount,
         front_door_reserved_concurrency=reserved,
         charge_provisioned_concurrency=provisioned,
-    )
-
-
-def email_link(email: EmailSender) -> Link:
-    """What a producer of email jobs needs from the EmailSender: the outbox URL and `sqs:SendMessage` on it."""
-    return Link(env={"EMAIL_QUEUE_URL": email.queue_url}, statements=[email.enqueue_statement()])
-
-
-def profiles_args(settings: Settings, email: Link) -> ProfilesArgs:
-    from components.function_factory import settings_functions
-    from components.profiles import ProfilesArgs
-
-    return ProfilesArgs(
-        functions=settings_functions(settings),
-        table_name=settings.resource_name("profiles", 255),
-        failure_queue_name=settings.resource_name("profiles-welcome-failures", 80),
-        email=email,
-        protect=settings.protect_data,
-        admin_group="admins",
-        tags=settings.tags,
-        alarm_actions=settings.alarm_actions,
-    )
-
-
-def order_workflow_args(settings: Settings, workflow: WorkflowSettings, outbox_url: pulumi.Input[str],
-                        outbox_arn: pulumi.Input[str], receipts: SecureBucket) -> OrderWorkflowArgs:
-    from components.function_factory import settings_functions
-    from components.order_workflow import OrderWorkflowArgs
-
-    return OrderWorkflowArgs(
-        functions=settings_functions(settings),
-        table_name=settings.resource_name("orders", 255),
-        state_machine_name=settings.resource_name("orders", 80),
-        compensation_queue_name=settings.resource_name("orders-compensation-failures", 80),
-        outbox_url=outbox_url,
-        outbox_arn=outbox_arn,
-        receipts_bucket=receipts.bucket_name,
-        receipts_objects_arn=receipts.objects_arn(RECEIPTS_PREFIX),
-        protect=settings.protect_data,
-        cleanup_schedule=workflow.cleanup_schedule,
-        pending_timeout_seconds=workflow.pending_timeout_seconds,
-        order_retention_days=workflow.retention_days,
-        max_charge_amount=workflow.max_charge_amount,
-        charge_provisioned_concurrency=workflow.charge_provisioned_concurrency,
-        tags=settings.tags,
-        alarm_actions=settings.alarm_actions,
     )

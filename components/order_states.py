@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Mirrors handlers/common/order_state.py (a test keeps them equal).
@@ -429,13 +429,3 @@ class ConcurrencyPlan:
             problems.append(f"provisioned concurrency {self.charge_provisioned} does not fit in the unreserved pool")
         if problems:
             raise ValueError("invalid concurrency settings: " + "; ".join(problems))
-
-
-@dataclass(frozen=True)
-class Link:
-    """What a consumer needs from a component in one object: environment variables and the exact statements
-    that go with them (`components.function.Statement`). Until PythonFunction applies links itself,
-    `components.function_factory` merges them into PythonFunctionArgs."""
-
-    env: Mapping[str, Any] = field(default_factory=dict)
-    statements: Sequence[Any] = ()

@@ -19,21 +19,21 @@ the outbox and the compensation-failures queue; each step function's role has ex
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.function import PythonFunction, Statement, policy_document
-from components.function_factory import FunctionFactory, FunctionSpec, publish_versions
-from components.naming import statement_id
-from components.order_states import (
+from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from .limits import check_tags
+from .link import Link, Statement, policy_document
+from .naming import statement_id
+from .order_states import (
     LAMBDA_STEPS,
-    STATE_MACHINE_NAME,
     STATUS_INDEX,
     STEP_HANDLERS,
-    Link,
     RetryPolicy,
     TablePlan,
     check_definition,
@@ -41,34 +41,46 @@ from components.order_states import (
     orders_table,
     plan_definition,
 )
-from components.profiles import FAILURE_RETENTION_SECONDS, table_resource
-from components.queues import backlog_alarm
+from .profiles import FAILURE_RETENTION_SECONDS, table_resource
+from .queues import backlog_alarm
+from .tokens import component_type
 
 CHARGE_ALIAS = "live"
 CLEANUP_TIMEOUT_SECONDS = 120
-MONEY = r"^(0|[1-9][0-9]{0,12})\.[0-9]{2}$"
+MONEY = re.compile(r"^(0|[1-9][0-9]{0,12})\.[0-9]{2}$")
 
 
-def step_statements(step: str, table_arn: pulumi.Input[str], receipts_objects_arn: pulumi.Input[str]) -> list[Statement]:
-    """Exactly what each step's handler calls."""
+def publish_versions(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    """For the charge step's PythonFunction: its aws:lambda Function publishes versions, since provisioned
+    concurrency attaches to a version or alias, never to $LATEST."""
+    if args.type_ == "aws:lambda/function:Function":
+        return pulumi.ResourceTransformationResult({**args.props, "publish": True}, args.opts)
+    return None
+
+
+def step_statements(step: str, table_arn: pulumi.Input[str]) -> list[Statement]:
+    """Exactly what each step's handler calls on the orders table (the Receipt step also gets the receipts
+    bucket's write link)."""
     read = Statement(actions=["dynamodb:GetItem"], resources=[table_arn], sid="ReadOrder")
     move = Statement(actions=["dynamodb:UpdateItem"], resources=[table_arn], sid="MoveOrderStatus")
     return {
         "Validate": [read, move],
         "Reserve": [move],
         "Charge": [read, move],
-        "Receipt": [read, Statement(actions=["s3:PutObject"], resources=[receipts_objects_arn], sid="WriteReceipt")],
+        "Receipt": [read],
         "Compensate": [read, move],
     }[step]
 
 
-def machine_statements(function_arns: Sequence[pulumi.Input[str]], table_arn: pulumi.Input[str],
-                       outbox_arn: pulumi.Input[str], compensation_queue_arn: pulumi.Input[str]) -> list[Statement]:
+def machine_statements(function_arns: Sequence[pulumi.Input[str]], table_arn: pulumi.Input[str], email: Link,
+                       compensation_queue_arn: pulumi.Input[str]) -> list[Statement]:
+    """Invoke exactly the steps, update orders, send to the outbox (its producer link's grant: the state machine
+    is a producer of email jobs) and park failed compensations."""
     return [
         Statement(actions=["lambda:InvokeFunction"], resources=list(function_arns), sid="InvokeSteps"),
         Statement(actions=["dynamodb:UpdateItem"], resources=[table_arn], sid="ConfirmOrFail"),
-        Statement(actions=["sqs:SendMessage"], resources=[outbox_arn, compensation_queue_arn],
-                  sid="QueueConfirmationOrParkCompensation"),
+        *email.statements,
+        Statement(actions=["sqs:SendMessage"], resources=[compensation_queue_arn], sid="ParkCompensation"),
     ]
 
 
@@ -91,14 +103,15 @@ def machine_trust_policy(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
 
 @dataclass(frozen=True)
 class OrderWorkflowArgs:
-    functions: FunctionFactory
-    table_name: str
-    state_machine_name: str
-    compensation_queue_name: str
-    outbox_url: pulumi.Input[str]
-    outbox_arn: pulumi.Input[str]
-    receipts_bucket: pulumi.Input[str]
-    receipts_objects_arn: pulumi.Input[str]  # e.g. SecureBucket.objects_arn("receipts/")
+    """The workflow's knobs. `functions`, `email` and the receipts links are normally filled in by the
+    OrderPipeline that owns the workflow (its own FunctionDefaults, outbox link and receipts bucket)."""
+
+    functions: FunctionDefaults | None = None
+    # The confirmation-email outbox: `EmailSender.producer_link()`; the state machine sends to it directly.
+    email: Link | None = None
+    # RECEIPTS_BUCKET + s3:PutObject on `receipts/*` (the Receipt step) / + s3:GetObject (GET /orders/{orderId}).
+    receipts_write: Link | None = None
+    receipts_read: Link | None = None
     protect: bool = False
     retry: RetryPolicy = RetryPolicy()
     task_timeout_seconds: int = 30
@@ -111,34 +124,36 @@ class OrderWorkflowArgs:
     alarm_actions: Sequence[str] = ()
 
     def __post_init__(self) -> None:
-        import re
-
         problems = []
-        if not 1 <= len(self.compensation_queue_name) <= 80:
-            problems.append("compensation_queue_name is 1..80 characters (SQS)")
-        if not STATE_MACHINE_NAME.match(self.state_machine_name):
-            problems.append("state_machine_name is 1-80 of [A-Za-z0-9_-]")
         if not 60 <= self.pending_timeout_seconds <= 7 * 86_400:
             problems.append("pending_timeout_seconds must be 60..604800")
         if not 1 <= self.order_retention_days <= 3650:
             problems.append("order_retention_days must be 1..3650")
-        if not re.match(MONEY, self.max_charge_amount):
+        if not MONEY.match(self.max_charge_amount):
             problems.append("max_charge_amount is a decimal string with 2 decimals")
         if self.charge_provisioned_concurrency is not None and not 1 <= self.charge_provisioned_concurrency <= 1000:
             problems.append("charge_provisioned_concurrency must be 1..1000 or unset")
+        if self.email is not None and "EMAIL_QUEUE_URL" not in self.email.env:
+            problems.append("email must be the outbox's producer link (it sets EMAIL_QUEUE_URL)")
+        for label, link in (("receipts_write", self.receipts_write), ("receipts_read", self.receipts_read)):
+            if link is not None and set(link.env) != {"RECEIPTS_BUCKET"}:
+                problems.append(f"{label} must set exactly RECEIPTS_BUCKET")
         try:
+            check_tags(self.tags)
             check_schedule(self.cleanup_schedule)
-            self.plan  # noqa: B018 - a bad table name raises here
-            plan_definition({s: "arn" for s in LAMBDA_STEPS}, self.table_name, "url", "url", self.retry,
+            plan_definition({s: "arn" for s in LAMBDA_STEPS}, "table", "url", "url", self.retry,
                             self.task_timeout_seconds)
+            if self.functions is not None:
+                self.plan("orders-workflow")
         except ValueError as exc:
             problems.append(str(exc))
         if problems:
             raise ValueError("invalid order workflow args: " + "; ".join(problems))
 
-    @property
-    def plan(self) -> TablePlan:
-        return orders_table(self.table_name, self.protect)
+    def plan(self, name: str) -> TablePlan:
+        if self.functions is None:
+            raise ValueError("OrderWorkflowArgs.functions is required")
+        return orders_table(self.functions.naming.name(name, 255), self.protect)
 
 
 class OrderWorkflow(pulumi.ComponentResource):
@@ -151,28 +166,33 @@ class OrderWorkflow(pulumi.ComponentResource):
     schedule: aws.cloudwatch.EventRule
 
     def __init__(self, name: str, args: OrderWorkflowArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:OrderWorkflow", name, None, opts)
+        super().__init__(component_type("OrderWorkflow"), name, None, opts)
+        missing = [k for k in ("functions", "email", "receipts_write", "receipts_read") if getattr(args, k) is None]
+        if missing:
+            raise ValueError(f"OrderWorkflowArgs {missing} are required (OrderPipeline fills them in)")
         self._args = args
+        functions = args.functions
         tags = dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.table = table_resource(name, args.plan, tags, self)
-        env = {"ORDERS_TABLE": self.table.name, "RECEIPTS_BUCKET": args.receipts_bucket,
-               "MAX_CHARGE_AMOUNT": args.max_charge_amount}
-        needs = {"Validate": ("ORDERS_TABLE",), "Reserve": ("ORDERS_TABLE",),
-                 "Charge": ("ORDERS_TABLE", "MAX_CHARGE_AMOUNT"), "Receipt": ("ORDERS_TABLE", "RECEIPTS_BUCKET"),
-                 "Compensate": ("ORDERS_TABLE",)}
+        self.table = table_resource(name, args.plan(name), tags, self)
+        table_env = {"ORDERS_TABLE": self.table.name}
         self.steps = {}
         for step in LAMBDA_STEPS:
             step_opts = child
+            environment = dict(table_env)
+            links = []
             if step == "Charge":
                 # Provisioned concurrency attaches to a published version behind an alias, never to $LATEST.
                 step_opts = pulumi.ResourceOptions(parent=self, transformations=[publish_versions])
-            self.steps[step] = args.functions(f"{name}-{step.lower()}", FunctionSpec(
-                handler=STEP_HANDLERS[step], environment={k: env[k] for k in needs[step]},
-                statements=step_statements(step, self.table.arn, args.receipts_objects_arn),
+                environment["MAX_CHARGE_AMOUNT"] = args.max_charge_amount
+            if step == "Receipt":
+                links = [args.receipts_write]
+            self.steps[step] = PythonFunction(f"{name}-{step.lower()}", PythonFunctionArgs(
+                handler=STEP_HANDLERS[step], defaults=functions, environment=environment, links=links,
+                statements=step_statements(step, self.table.arn),
                 timeout_seconds=args.task_timeout_seconds,
-                description=f"Order workflow step {step}"), step_opts)
+                description=functions.describe(f"Order workflow step {step}")), opts=step_opts)
         charge = self.steps["Charge"].function
         self.charge_alias = aws.lambda_.Alias(
             f"{name}-charge-{CHARGE_ALIAS}", name=CHARGE_ALIAS, function_name=charge.name,
@@ -184,7 +204,7 @@ class OrderWorkflow(pulumi.ComponentResource):
 
         self.compensation_queue = aws.sqs.Queue(
             f"{name}-compensation-failures",
-            name=args.compensation_queue_name,
+            name=functions.naming.name(f"{name}-compensation-failures", 80),
             message_retention_seconds=FAILURE_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
             # The workflow's dead-letter queue (its last Catch writes here, a human reads): no queue may make it
@@ -199,13 +219,15 @@ class OrderWorkflow(pulumi.ComponentResource):
                       tags, child, args.alarm_actions)
 
         invoked = {step: fn.arn for step, fn in self.steps.items()} | {"Charge": self.charge_alias.arn}
-        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        account_id = functions.account_id
+        if account_id is None:
+            account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.role = aws.iam.Role(f"{name}-machine-role", assume_role_policy=machine_trust_policy(account_id),
                                  description="Order state machine: invoke its steps, update orders, queue email",
                                  tags=tags, opts=child)
         policy = aws.iam.RolePolicy(
             f"{name}-machine-policy", role=self.role.id,
-            policy=policy_document(machine_statements(list(invoked.values()), self.table.arn, args.outbox_arn,
+            policy=policy_document(machine_statements(list(invoked.values()), self.table.arn, args.email,
                                                       self.compensation_queue.arn)),
             opts=child)
 
@@ -222,20 +244,21 @@ class OrderWorkflow(pulumi.ComponentResource):
 
         self.state_machine = aws.sfn.StateMachine(
             f"{name}-machine",
-            name=args.state_machine_name,
+            name=functions.naming.name(name, 80),
             type="STANDARD",
             role_arn=self.role.arn,
-            definition=pulumi.Output.all(*invoked.values(), self.table.name, args.outbox_url,
+            definition=pulumi.Output.all(*invoked.values(), self.table.name, args.email.env["EMAIL_QUEUE_URL"],
                                          self.compensation_queue.url).apply(definition),
             tags=tags,
             # The role must allow the invocations before the first execution can start.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
-        self.cleanup = args.functions(f"{name}-cleanup", FunctionSpec(
-            handler="orders_cleanup", environment={"ORDERS_TABLE": self.table.name, "PAGE_SIZE": "100"},
+        self.cleanup = PythonFunction(f"{name}-cleanup", PythonFunctionArgs(
+            handler="orders_cleanup", defaults=functions,
+            environment={"ORDERS_TABLE": self.table.name, "PAGE_SIZE": "100"},
             statements=cleanup_statements(self.table.arn), timeout_seconds=CLEANUP_TIMEOUT_SECONDS,
-            description="Expires PENDING orders past their expiry"), child)
+            description=functions.describe("Expires PENDING orders past their expiry")), opts=child)
         self.schedule = aws.cloudwatch.EventRule(
             f"{name}-cleanup-schedule", schedule_expression=args.cleanup_schedule,
             description="Expire stale PENDING orders", tags=tags, opts=child)
@@ -271,10 +294,9 @@ class OrderWorkflow(pulumi.ComponentResource):
 
     def status_link(self) -> Link:
         """For GET /orders/{orderId} (handler `orders_status`): read an order and its receipt."""
+        receipts = self._args.receipts_read
         return Link(
-            env={"ORDERS_TABLE": self.table.name, "RECEIPTS_BUCKET": self._args.receipts_bucket},
-            statements=[
-                Statement(actions=["dynamodb:GetItem"], resources=[self.table.arn], sid="ReadOrder"),
-                Statement(actions=["s3:GetObject"], resources=[self._args.receipts_objects_arn], sid="ReadReceipt"),
-            ],
+            env={"ORDERS_TABLE": self.table.name, **receipts.env},
+            statements=[Statement(actions=["dynamodb:GetItem"], resources=[self.table.arn], sid="ReadOrder"),
+                        *receipts.statements],
         )

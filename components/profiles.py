@@ -8,8 +8,8 @@ profile from the table's stream.
 
 Who may read or write which profile is decided in the handlers (the caller's `sub`, the `admins` group): a
 Lambda role cannot carry the caller's identity. Each role holds exactly the statements of the planners below.
-Built in the issue-10 shape: own frozen Args (no app Settings), functions from a FunctionFactory, links as data,
-and `.routes` for `__main__.py` to add to the API.
+Issue-10 shape: own frozen Args (no app Settings), the email outbox as a Link, and `.routes` for the program to
+add to its API.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.function import PythonFunction, Statement
-from components.function_factory import FunctionFactory, FunctionSpec
-from components.order_states import Link, TablePlan, profiles_table
-from components.queues import backlog_alarm
-from components.secure_api import Route
+from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
+from .limits import check_tags
+from .link import Link, Statement
+from .order_states import TablePlan, profiles_table
+from .queues import backlog_alarm
+from .secure_api import Route
+from .tokens import component_type
 
 FAILURE_RETENTION_SECONDS = 14 * 24 * 3600
 # What Lambda's poller does with the function's role on a DynamoDB stream (AWSLambdaDynamoDBExecutionRole's
@@ -84,10 +86,9 @@ def welcome_statements(table_arn: pulumi.Input[str], stream_arn: pulumi.Input[st
 
 @dataclass(frozen=True)
 class ProfilesArgs:
-    functions: FunctionFactory
-    table_name: str
-    failure_queue_name: str
-    email: Link  # EMAIL_QUEUE_URL + sqs:SendMessage on the outbox
+    functions: FunctionDefaults
+    # The welcome-email outbox: `EmailSender.producer_link()` (EMAIL_QUEUE_URL + sqs:SendMessage).
+    email: Link | None = None
     protect: bool = False
     admin_group: str = "admins"
     batch_size: int = 10
@@ -105,17 +106,18 @@ class ProfilesArgs:
         low, high = STREAM_RECORD_AGE
         if not low <= self.max_record_age_seconds <= high:
             problems.append(f"max_record_age_seconds must be finite, {low}..{high}")
-        if not 1 <= len(self.failure_queue_name) <= 80:
-            problems.append("failure_queue_name is 1..80 characters (SQS)")
-        if set(self.email.env) != {"EMAIL_QUEUE_URL"}:
-            problems.append("the email link must provide exactly EMAIL_QUEUE_URL")
+        if self.email is not None and set(self.email.env) != {"EMAIL_QUEUE_URL"}:
+            problems.append("email must be the outbox's producer link (exactly EMAIL_QUEUE_URL)")
+        try:
+            check_tags(self.tags)
+            self.plan("profiles")
+        except ValueError as exc:
+            problems.append(str(exc))
         if problems:
             raise ValueError("invalid profiles args: " + "; ".join(problems))
-        self.plan  # noqa: B018 - raises for a bad table name before any resource exists
 
-    @property
-    def plan(self) -> TablePlan:
-        return profiles_table(self.table_name, self.protect)
+    def plan(self, name: str) -> TablePlan:
+        return profiles_table(self.functions.naming.name(name, 255), self.protect)
 
 
 class Profiles(pulumi.ComponentResource):
@@ -124,18 +126,21 @@ class Profiles(pulumi.ComponentResource):
     get: PythonFunction
     welcome: PythonFunction
     failure_queue: aws.sqs.Queue
-    routes: list[Route]
+    routes: tuple[Route, ...]
 
     def __init__(self, name: str, args: ProfilesArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("app:components:Profiles", name, None, opts)
+        super().__init__(component_type("Profiles"), name, None, opts)
+        if args.email is None:
+            raise ValueError("ProfilesArgs.email is required: pass the outbox's producer_link()")
         tags = dict(args.tags)
+        functions = args.functions
         child = pulumi.ResourceOptions(parent=self)
 
-        self.table = table_resource(name, args.plan, tags, self)
+        self.table = table_resource(name, args.plan(name), tags, self)
         table_env = {"PROFILES_TABLE": self.table.name}
         self.failure_queue = aws.sqs.Queue(
             f"{name}-welcome-failures",
-            name=args.failure_queue_name,
+            name=functions.naming.name(f"{name}-welcome-failures", 80),
             message_retention_seconds=FAILURE_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
             tags=tags,
@@ -146,17 +151,18 @@ class Profiles(pulumi.ComponentResource):
                       "range; re-read them within 24 h (stream retention) and check the welcome function's logs.",
                       tags, child, args.alarm_actions)
 
-        self.upsert = args.functions(f"{name}-upsert", FunctionSpec(
-            handler="profiles_upsert", environment=table_env, statements=upsert_statements(self.table.arn),
-            schemas=("profile",), description="Creates or updates the caller's own profile"), child)
-        self.get = args.functions(f"{name}-get", FunctionSpec(
-            handler="profiles_get", environment={**table_env, "ADMIN_GROUP": args.admin_group},
+        self.upsert = PythonFunction(f"{name}-upsert", PythonFunctionArgs(
+            handler="profiles_upsert", defaults=functions, environment=table_env,
+            statements=upsert_statements(self.table.arn), schemas=("profile",),
+            description=functions.describe("Creates or updates the caller's own profile")), opts=child)
+        self.get = PythonFunction(f"{name}-get", PythonFunctionArgs(
+            handler="profiles_get", defaults=functions, environment={**table_env, "ADMIN_GROUP": args.admin_group},
             statements=get_statements(self.table.arn),
-            description="Returns the caller's own profile (any profile for admins)"), child)
-        self.welcome = args.functions(f"{name}-welcome", FunctionSpec(
-            handler="profiles_welcome", environment=table_env, links=[args.email],
+            description=functions.describe("Returns the caller's own profile (any profile for admins)")), opts=child)
+        self.welcome = PythonFunction(f"{name}-welcome", PythonFunctionArgs(
+            handler="profiles_welcome", defaults=functions, environment=table_env, links=[args.email],
             statements=welcome_statements(self.table.arn, self.table.stream_arn, self.failure_queue.arn),
-            description="Queues one WelcomeEmail per new profile"), child)
+            description=functions.describe("Queues one WelcomeEmail per new profile")), opts=child)
         self.trigger = aws.lambda_.EventSourceMapping(
             f"{name}-welcome-trigger",
             event_source_arn=self.table.stream_arn,
@@ -179,10 +185,11 @@ class Profiles(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.routes = [
+        # Data for the program to add to its API (`api.add_routes(profiles.routes)`).
+        self.routes = (
             Route("POST", "/profiles", self.upsert, request_schema="profile"),
             Route("GET", "/profiles/{id}", self.get),
-        ]
+        )
 
         self.table_name = self.table.name
         self.table_arn = self.table.arn

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.bucket import SecureBucket, SecureBucketArgs
-from components.function_factory import settings_functions
+from components.link import Link, Statement
 from components.order_states import (
     LAMBDA_STEPS,
     check_definition,
@@ -18,38 +18,35 @@ from components.order_states import (
     reachable,
 )
 from components.order_workflow import OrderWorkflow, OrderWorkflowArgs
-from components.settings import Settings
+from components.settings import StackArgs
 from offline.mocks import ACCOUNT_ID, REGION
 from offline.runtime import ProgramRun
-from tests.components.state_mocks import StateMocks
-from tests.components.test_order_pipeline import settings_for_stack
 from tests.graph import ROLE_POLICY, actions_by_resource, dependency, role_statements, statements_of
+from tests.programs import load_stack
 
 OUTBOX_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:email-outbox"
 OUTBOX_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/email-outbox"
 
 
-@pytest.fixture
-def recording_mocks() -> StateMocks:
-    return StateMocks()
+def email_link() -> Link:
+    return Link(env={"EMAIL_QUEUE_URL": OUTBOX_URL},
+                statements=[Statement(actions=["sqs:SendMessage"], resources=[OUTBOX_ARN], sid="EnqueueEmail")])
 
 
-def workflow_args(settings: Settings, receipts: SecureBucket, **overrides: Any) -> OrderWorkflowArgs:
-    values = dict(functions=settings_functions(settings), table_name=settings.resource_name("orders", 255),
-                  state_machine_name=settings.resource_name("orders", 80),
-                  compensation_queue_name=settings.resource_name("orders-compensation-failures", 80),
-                  outbox_url=OUTBOX_URL,
-                  outbox_arn=OUTBOX_ARN, receipts_bucket=receipts.bucket_name,
-                  receipts_objects_arn=receipts.objects_arn("receipts/"), protect=settings.protect_data,
-                  tags=settings.tags)
+def workflow_args(stack: StackArgs, receipts: SecureBucket, **overrides: Any) -> OrderWorkflowArgs:
+    """Explicit Args, as OrderPipeline fills them in: its functions, the outbox link, the receipts links."""
+    values = dict(functions=stack.functions, email=email_link(),
+                  receipts_write=receipts.write_link("receipts/", env="RECEIPTS_BUCKET", sid="WriteReceipts"),
+                  receipts_read=receipts.read_link("receipts/", env="RECEIPTS_BUCKET", sid="ReadReceipts"),
+                  protect=stack.settings.protect_data, tags=stack.settings.tags)
     return OrderWorkflowArgs(**(values | overrides))
 
 
-def program(stack: str = "dev", **overrides: Any):
+def program(stack_name: str = "dev", **overrides: Any):
     def run() -> None:
-        settings = settings_for_stack(stack)
-        receipts = SecureBucket("receipts", SecureBucketArgs(settings=settings, versioned=True))
-        OrderWorkflow("orders-workflow", workflow_args(settings, receipts, **overrides))
+        stack = load_stack()
+        receipts = SecureBucket("receipts", SecureBucketArgs(versioned=True))
+        OrderWorkflow("orders-workflow", workflow_args(stack, receipts, **overrides))
 
     return run
 
@@ -182,9 +179,8 @@ def test_links_give_the_pipeline_exactly_what_its_handlers_call(run_pulumi) -> N
     captured: dict[str, Any] = {}
 
     def run_program() -> None:
-        settings = settings_for_stack("dev")
-        receipts = SecureBucket("receipts", SecureBucketArgs(settings=settings, versioned=True))
-        workflow = OrderWorkflow("orders-workflow", workflow_args(settings, receipts))
+        receipts = SecureBucket("receipts", SecureBucketArgs(versioned=True))
+        workflow = OrderWorkflow("orders-workflow", workflow_args(load_stack(), receipts))
         captured["start"], captured["status"] = workflow.start_link(), workflow.status_link()
 
     run = run_pulumi(run_program)
@@ -194,7 +190,7 @@ def test_links_give_the_pipeline_exactly_what_its_handlers_call(run_pulumi) -> N
     assert [(s.actions, s.sid) for s in start.statements] == [
         (["dynamodb:PutItem"], "RecordPendingOrder"), (["states:StartExecution"], "StartOrderWorkflow")]
     assert set(status.env) == {"ORDERS_TABLE", "RECEIPTS_BUCKET"}
-    assert [s.actions for s in status.statements] == [["dynamodb:GetItem"], ["s3:GetObject"]]
+    assert [list(s.actions) for s in status.statements] == [["dynamodb:GetItem"], ["s3:GetObject"]]
     assert run.named("orders-workflow-machine")  # built
 
 
@@ -203,15 +199,21 @@ def test_links_give_the_pipeline_exactly_what_its_handlers_call(run_pulumi) -> N
     ({"cleanup_schedule": "every hour"}, "schedule"),
     ({"max_charge_amount": "10"}, "max_charge_amount"),
     ({"pending_timeout_seconds": 5}, "pending_timeout_seconds"),
-    ({"state_machine_name": "has space"}, "state_machine_name"),
     ({"task_timeout_seconds": 901}, "task timeout"),
+    ({"email": Link(env={"OTHER": "x"})}, "EMAIL_QUEUE_URL"),
+    ({"receipts_read": Link(env={"BUCKET": "x"})}, "RECEIPTS_BUCKET"),
 ])
 def test_args_refuse_what_aws_would(override: dict[str, Any], message: str) -> None:
-    values = dict(functions=None, table_name="orders-t", state_machine_name="orders", compensation_queue_name="p",
-                  outbox_url="u",
-                  outbox_arn="a", receipts_bucket="b", receipts_objects_arn="b/*")
     with pytest.raises(ValueError, match=message):
-        OrderWorkflowArgs(**(values | override))
+        OrderWorkflowArgs(**override)
+
+
+def test_the_workflow_needs_what_the_pipeline_fills_in(run_pulumi) -> None:
+    def run() -> None:
+        with pytest.raises(ValueError, match="email"):
+            OrderWorkflow("orders-workflow", OrderWorkflowArgs(functions=load_stack().functions))
+
+    run_pulumi(run)
 
 
 def test_the_policy_pack_finds_nothing_in_prod(run_pulumi) -> None:

@@ -6,43 +6,34 @@ import json
 
 import pytest
 
-from components.function_factory import settings_functions
-from components.order_states import Link
+from components.link import Link, Statement
 from components.profiles import Profiles, ProfilesArgs
-from components.settings import Settings
+from components.settings import StackArgs
 from offline.mocks import ACCOUNT_ID, REGION
-from tests.components.state_mocks import StateMocks
-from tests.components.test_order_pipeline import settings_for_stack
 from tests.graph import actions_by_resource, role_statements, routes
-from tests.programs import foundation_api
+from tests.programs import foundation_api, load_stack
 
 OUTBOX_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:email-outbox"
 OUTBOX_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/email-outbox"
 
 
-@pytest.fixture
-def recording_mocks() -> StateMocks:
-    return StateMocks()
-
-
 def email_link() -> Link:
-    from components.email_sender import enqueue_statement
+    return Link(env={"EMAIL_QUEUE_URL": OUTBOX_URL},
+                statements=[Statement(actions=["sqs:SendMessage"], resources=[OUTBOX_ARN], sid="EnqueueEmail")])
 
-    return Link(env={"EMAIL_QUEUE_URL": OUTBOX_URL}, statements=[enqueue_statement(OUTBOX_ARN)])
 
-
-def profiles_args(settings: Settings, **overrides) -> ProfilesArgs:
-    values = dict(functions=settings_functions(settings), table_name=settings.resource_name("profiles", 255),
-                  failure_queue_name=settings.resource_name("profiles-welcome-failures", 80), email=email_link(),
-                  protect=settings.protect_data, tags=settings.tags, alarm_actions=settings.alarm_actions)
+def profiles_args(stack: StackArgs, **overrides) -> ProfilesArgs:
+    """Explicit Args: the stack's FunctionDefaults, protection as the stack file says, an outbox link."""
+    values = dict(functions=stack.functions, email=email_link(), protect=stack.settings.protect_data,
+                  tags=stack.settings.tags, alarm_actions=stack.settings.alarm_actions)
     return ProfilesArgs(**(values | overrides))
 
 
-def program(stack: str):
+def program(stack_name: str):
     def run() -> None:
-        settings = settings_for_stack(stack)
-        api, _ = foundation_api(settings)
-        profiles = Profiles("profiles", profiles_args(settings))
+        stack = load_stack()
+        api, _ = foundation_api(stack)
+        profiles = Profiles("profiles", profiles_args(stack))
         api.add_routes(profiles.routes)
         api.deploy()
 
@@ -119,12 +110,22 @@ def test_routes_are_protected_by_the_authorizer(run_pulumi) -> None:
 @pytest.mark.parametrize(("override", "message"), [
     ({"max_retry_attempts": -1}, "finite"),
     ({"max_record_age_seconds": 10}, "max_record_age_seconds"),
-    ({"table_name": "x"}, "table name"),
     ({"email": Link(env={"OTHER": "x"})}, "EMAIL_QUEUE_URL"),
 ])
-def test_args_refuse_what_aws_would(override, message) -> None:
-    with pytest.raises(ValueError, match=message):
-        profiles_args(settings_for_stack("dev"), **override)
+def test_args_refuse_what_aws_would(run_pulumi, override, message) -> None:
+    def run() -> None:
+        with pytest.raises(ValueError, match=message):
+            profiles_args(load_stack(), **override)
+
+    run_pulumi(run)
+
+
+def test_profiles_need_the_outbox(run_pulumi) -> None:
+    def run() -> None:
+        with pytest.raises(ValueError, match="producer_link"):
+            Profiles("profiles", profiles_args(load_stack(), email=None))
+
+    run_pulumi(run)
 
 
 def test_the_policy_pack_finds_nothing_in_prod(run_pulumi) -> None:
