@@ -4,8 +4,10 @@
                               │  Cognito authorizer (user pool) on every route except GET /health, POST /register
                               ├─ GET  /health, GET /hello ─────────────> Lambda
                               ├─ POST /register ──> Lambda ──> Cognito user ──> email outbox (SQS) ──> SES
-                              ├─ POST /orders ──> SQS (+DLQ) ──> processor ──> S3 receipt + email outbox
-                              ├─ GET  /orders/{orderId} ──> S3 receipt (caller's own)
+                              ├─ POST /orders ──> SQS (+DLQ) ──> processor ──> Step Functions order workflow
+                              │                   (orders table, receipt in S3, email outbox, hourly cleanup)
+                              ├─ GET  /orders/{orderId} ──> orders table (caller's own: status, history, receipt)
+                              ├─ POST /profiles, GET /profiles/{id} ──> profiles table ──stream──> welcome email
                               └─ POST /uploads[/url], GET /uploads ──> S3 ──> Kinesis ──> consumer ──> S3
 """
 
@@ -18,6 +20,7 @@ from components import settings as stack_settings
 from components.email_sender import EmailSender
 from components.function import PythonFunction, PythonFunctionArgs
 from components.order_pipeline import OrderPipeline
+from components.profiles import Profiles
 from components.registration import UserRegistration, UserRegistrationArgs
 from components.secure_api import Route, SecureApi
 from components.upload_stream import UploadStream
@@ -43,9 +46,10 @@ registration = UserRegistration(
 )
 orders = OrderPipeline("orders", replace(stack.orders, email=email.producer_link()))
 uploads = UploadStream("uploads", stack.uploads)
+profiles = Profiles("profiles", replace(stack.profiles, email=email.producer_link()))
 
 # Routes are data: every flow's table goes to the one API, then the stage is built from the complete table.
-for flow in (registration, orders, uploads):
+for flow in (registration, orders, uploads, profiles):
     api.add_routes(flow.routes)
 api.deploy()
 
@@ -61,6 +65,13 @@ pulumi.export("email_dkim_tokens", email.dkim_tokens)
 pulumi.export("orders_queue_url", orders.queue_url)
 pulumi.export("orders_dlq_url", orders.dlq_url)
 pulumi.export("receipts_bucket", orders.receipts_bucket)
+if orders.workflow is not None:
+    pulumi.export("orders_table", orders.workflow.table_name)
+    pulumi.export("order_state_machine_arn", orders.workflow.state_machine_arn)
+    pulumi.export("orders_cleanup_function", orders.workflow.cleanup.function_name)
+pulumi.export("profiles_table", profiles.table_name)
+pulumi.export("profiles_welcome_function", profiles.welcome.function_name)
+pulumi.export("profiles_welcome_failures_url", profiles.failure_queue_url)
 pulumi.export("uploads_bucket", uploads.uploads_bucket)
 pulumi.export("processed_bucket", uploads.processed_bucket)
 pulumi.export("uploads_stream_name", uploads.stream_name)

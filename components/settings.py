@@ -32,6 +32,9 @@ from .limits import EMAIL as _EMAIL
 from .limits import ORIGIN as _ORIGIN
 from .naming import Naming
 from .order_pipeline import OrderPipelineArgs
+from .order_settings import WorkflowSettings, read_workflow
+from .order_workflow import OrderWorkflowArgs
+from .profiles import ProfilesArgs
 from .secure_api import SecureApiArgs
 from .upload_stream import UploadStreamArgs
 from .user_pool import UserPoolArgs
@@ -145,6 +148,7 @@ class Settings:
     uploads: UploadSettings
     tags: Mapping[str, str] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
+    workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
 
     @property
     def alarm_actions(self) -> tuple[str, ...]:
@@ -441,6 +445,7 @@ def settings_from(
         uploads=_uploads(reader),
         tags={"project": project, "stack": stack, "environment": environment, **tags},
         alarm_topic_arn=reader.text("alarmTopicArn", None, _SNS_TOPIC_ARN, "an SNS topic ARN"),
+        workflow=read_workflow(reader),
     )
     if production and settings.force_destroy_buckets:
         reader._fail("forceDestroyBuckets", True, "production buckets are never force-destroyed")
@@ -474,12 +479,16 @@ class StackArgs:
     email: EmailSenderArgs
     orders: OrderPipelineArgs
     uploads: UploadStreamArgs
+    profiles: ProfilesArgs
 
     def with_account(self, account_id: Any) -> StackArgs:
         """Every function of the stack trusts this account: one lookup per stack, passed down."""
         functions = self.functions.with_account(account_id)
+        workflow = self.orders.workflow and replace(self.orders.workflow, functions=functions)
         return replace(self, functions=functions, email=replace(self.email, functions=functions),
-                       orders=replace(self.orders, functions=functions), uploads=replace(self.uploads, functions=functions))
+                       orders=replace(self.orders, functions=functions, workflow=workflow),
+                       uploads=replace(self.uploads, functions=functions),
+                       profiles=replace(self.profiles, functions=functions))
 
 
 # Which config key an Args error is about: (words of the error message, config key). First match wins per key.
@@ -500,6 +509,10 @@ _ERROR_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
                ("batches over", "ordersBatchSize"), ("batching window", "ordersBatchingWindowSeconds"),
                ("concurrency", "ordersMaxConcurrency"), ("processor timeout", "ordersProcessorTimeoutSeconds"),
                ("visibility", "ordersVisibilityTimeoutSeconds"), ("queue names", "ordersFifo"), ("tag", "tags")),
+    "workflow": (("schedule", "ordersCleanupSchedule"), ("pending_timeout", "ordersPendingTimeoutSeconds"),
+                 ("retention", "ordersRetentionDays"), ("charge_amount", "ordersMaxChargeAmount"),
+                 ("provisioned", "ordersChargeProvisionedConcurrency"), ("tag", "tags")),
+    "profiles": (("name", "<project/stack>"), ("tag", "tags")),
     "uploads": (("cors", "corsAllowedOrigins"), ("max_bytes", "uploadsMaxBytes"), ("url_ttl", "uploadsUrlTtlSeconds"),
                 ("content_types", "uploadsAllowedContentTypes"), ("stream_retention", "uploadsStreamRetentionHours"),
                 ("starting position", "uploadsStartingPosition"), ("batch size", "uploadsBatchSize"),
@@ -588,6 +601,20 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
         tags=tags,
         alarm_actions=settings.alarm_actions,
     ))
+    flow = settings.workflow
+    workflow = build("workflow", lambda: OrderWorkflowArgs(
+        functions=functions,
+        protect=settings.protect_data,
+        cleanup_schedule=flow.cleanup_schedule,
+        pending_timeout_seconds=flow.pending_timeout_seconds,
+        order_retention_days=flow.retention_days,
+        max_charge_amount=flow.max_charge_amount,
+        charge_provisioned_concurrency=flow.charge_provisioned_concurrency,
+        tags=tags,
+        alarm_actions=settings.alarm_actions,
+    ))
+    profiles = build("profiles", lambda: ProfilesArgs(
+        functions=functions, protect=settings.protect_data, tags=tags, alarm_actions=settings.alarm_actions))
     orders_settings = settings.orders
     orders = build("orders", lambda: OrderPipelineArgs(
         functions=functions,
@@ -598,6 +625,8 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
         max_concurrency=orders_settings.max_concurrency,
         processor_timeout_seconds=orders_settings.processor_timeout_seconds,
         visibility_timeout_seconds=orders_settings.visibility_timeout_seconds,
+        workflow=workflow,
+        submit_reserved_concurrency=flow.front_door_reserved_concurrency,
         protect=settings.protect_data,
         force_destroy=settings.force_destroy_buckets,
         tags=tags,
@@ -622,7 +651,7 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
     ))
     if errors:
         raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(errors))
-    return StackArgs(settings, functions, user_pool, api, email, orders, uploads)
+    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, profiles)
 
 
 def load_settings() -> Settings:

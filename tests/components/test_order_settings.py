@@ -46,3 +46,18 @@ def test_knobs_are_read() -> None:
 def test_each_bad_value_is_reported_under_its_key(values, key) -> None:
     _, errors = read(values)
     assert errors and all(e.startswith(f"secure-serverless:{key} = ") for e in errors), errors
+
+
+def test_the_keys_reach_the_workflow_and_profiles_args() -> None:
+    from components.settings import settings_from, stack_args
+
+    raw = {"ordersChargeProvisionedConcurrency": "5", "ordersReservedConcurrency": "50",
+           "ordersCleanupSchedule": "rate(2 hours)", "corsAllowedOrigins": '["https://app.example.com"]'}
+    stack = stack_args(settings_from(raw.get, project="secure-serverless", stack="prod", present_keys=raw))
+    workflow = stack.orders.workflow
+    assert (workflow.charge_provisioned_concurrency, workflow.cleanup_schedule) == (5, "rate(2 hours)")
+    assert stack.orders.submit_reserved_concurrency == 50
+    assert workflow.protect is True and stack.profiles.protect is True  # prod protects data
+    bound = stack.with_account("111122223333")
+    assert bound.orders.workflow.functions.account_id == "111122223333"
+    assert bound.profiles.functions.account_id == "111122223333"
