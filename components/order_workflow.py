@@ -254,6 +254,26 @@ class OrderWorkflow(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
+        # A timed-out execution skips every Catch: its order would stay where it was. The execution timeout is
+        # planned above the longest path, so this alarm means something outside the plan went wrong.
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-timeouts-alarm",
+            alarm_description="An order workflow execution timed out: its order may be stuck in VALIDATED/RESERVED/"
+                              "CHARGED; find it in the execution history and finish or compensate it by hand.",
+            alarm_actions=list(args.alarm_actions),
+            namespace="AWS/States",
+            metric_name="ExecutionsTimedOut",
+            dimensions={"StateMachineArn": self.state_machine.arn},
+            statistic="Sum",
+            period=300,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            tags=tags,
+            opts=child,
+        )
+
         self.cleanup = PythonFunction(f"{name}-cleanup", PythonFunctionArgs(
             handler="orders_cleanup", defaults=functions,
             environment={"ORDERS_TABLE": self.table.name, "PAGE_SIZE": "100"},

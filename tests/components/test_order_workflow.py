@@ -112,6 +112,9 @@ def test_deployed_definition_is_sound_and_invokes_exactly_the_step_functions(run
     assert park.inputs["sqsManagedSseEnabled"] is True
     alarm = run.named("orders-workflow-compensation-failures-alarm").inputs
     assert alarm["dimensions"] == {"QueueName": park.inputs["name"]} and alarm["threshold"] == 0
+    timeouts = run.named("orders-workflow-timeouts-alarm").inputs
+    assert (timeouts["namespace"], timeouts["metricName"]) == ("AWS/States", "ExecutionsTimedOut")
+    assert timeouts["dimensions"] == {"StateMachineArn": run.named("orders-workflow-machine").outputs["arn"]}
 
 
 def test_state_machine_role_can_do_exactly_what_the_definition_uses(run_pulumi) -> None:
