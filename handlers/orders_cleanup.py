@@ -21,7 +21,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from handlers.common import log
-from handlers.common.order_state import EXPIRED, PENDING, STATUS_INDEX
+from handlers.common.order_state import EXPIRED, PENDING, STATUS_INDEX, iso
 
 ORDERS_TABLE = os.environ["ORDERS_TABLE"]
 PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "100"))
@@ -31,7 +31,7 @@ table = boto3.resource("dynamodb").Table(ORDERS_TABLE)
 
 
 def expire(order_id: str, now: int) -> bool:
-    at = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+    at = iso(datetime.fromtimestamp(now, UTC))
     try:
         table.update_item(
             Key={"orderId": order_id},

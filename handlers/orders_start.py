@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from handlers.common import log
 from handlers.common.batch import out_of_time
-from handlers.common.order_state import PENDING
+from handlers.common.order_state import PENDING, iso
 
 ORDERS_TABLE = os.environ["ORDERS_TABLE"]
 STATE_MACHINE_ARN = os.environ["STATE_MACHINE_ARN"]
@@ -83,12 +83,13 @@ def parse_order(body: Any) -> dict[str, Any]:
 
 def order_item(order: dict[str, Any]) -> dict[str, Any]:
     """The PENDING record; every time in it comes from the message, so a redelivery builds the same item."""
-    submitted = int(datetime.fromisoformat(order["submittedAt"]).timestamp())
+    moment = datetime.fromisoformat(order["submittedAt"])
+    submitted = int(moment.timestamp())
     return {
         "orderId": order["orderId"],
         "customerId": order["customer"]["sub"],
         "status": PENDING,
-        "history": [{"status": PENDING, "at": order["submittedAt"]}],
+        "history": [{"status": PENDING, "at": iso(moment)}],
         "currency": order["currency"],
         "items": [{k: item[k] for k in ("sku", "name", "qty", "unitPrice")} for item in order["items"]],
         "total": order["total"],

@@ -52,8 +52,14 @@ def allowed(current: str, new: str) -> bool:
     return new in FORWARD and FORWARD.index(new) == FORWARD.index(current) + 1
 
 
+def iso(moment: datetime) -> str:
+    """UTC with milliseconds and a `Z`, the format Step Functions writes (`$$.State.EnteredTime`) into the same
+    history list."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return iso(datetime.now(UTC))
 
 
 def advance(table: Any, order_id: str, current: str, new: str, *, set_fields: dict[str, Any] | None = None,
