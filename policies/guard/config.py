@@ -73,4 +73,12 @@ def reconcile(rules: Iterable[Rule], given: Mapping[str, Any] | None) -> dict[st
 
 
 def load(rules: Iterable[Rule], path: Path | None) -> dict[str, RuleConfig]:
-    return reconcile(rules, json.loads(path.read_text()) if path is not None else None)
+    if path is None:
+        return reconcile(rules, None)
+    try:
+        given = json.loads(path.read_text())
+    except ValueError as error:
+        raise ConfigError(f"{path} is not JSON ({error})") from None
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"{path} is not a JSON object of policy names")
+    return reconcile(rules, given)

@@ -32,6 +32,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from .adapters import from_resource_args, from_stack_resources
+from .model import Graph
 from .rule import MANDATORY, RECHECK, Rule
 
 
@@ -107,9 +108,75 @@ def _resource_policy(rule: Rule, deferrals: Deferrals, **metadata) -> Policy:
     return ResourceValidationPolicy(validate=validate, **metadata)
 
 
+class _StackCall(threading.local):
+    """The graph of the AnalyzeStack call being served on this thread, built by its first stack policy.
+
+    The SDK hands each stack policy its own copy of the resources, so without this every policy rebuilt the
+    whole graph (and its indexes) from them. `scope_stack_analysis` marks where one call starts and ends.
+    """
+
+    active = False
+    graph: Graph | None = None
+
+
+_CALL = _StackCall()
+
+
+def stack_graph(resources: Iterable[Any]) -> Graph:
+    """The graph of this AnalyzeStack call: built once per call when the call is scoped, else every time."""
+    if not _CALL.active:
+        return from_stack_resources(resources)
+    if _CALL.graph is None:
+        _CALL.graph = from_stack_resources(resources)
+    return _CALL.graph
+
+
+def scope_stack_analysis(servicer: type | None = None) -> None:
+    """Wrap the SDK servicer's AnalyzeStack so that the stack policies of one call share one graph.
+
+    Only `serve` (and tests) call this; importing the rules changes nothing in the SDK. If a future SDK renames
+    the servicer, the policies fall back to building the graph per policy, as before.
+    """
+    if servicer is None:
+        from pulumi_policy import policy as sdk
+
+        servicer = getattr(sdk, "_PolicyAnalyzerServicer", None)
+    analyze_stack = getattr(servicer, "AnalyzeStack", None)
+    if analyze_stack is None or getattr(analyze_stack, "_graph_once", False):
+        return
+
+    def scoped(self, request, context):
+        _CALL.active, _CALL.graph = True, None
+        try:
+            return analyze_stack(self, request, context)
+        finally:
+            _CALL.active, _CALL.graph = False, None
+
+    scoped._graph_once = True  # type: ignore[attr-defined]
+    servicer.AnalyzeStack = scoped
+
+
+def report_version(version: str, servicer: type | None = None) -> None:
+    """Make the SDK's servicer report the pack's own version (PulumiPolicy.yaml) instead of its fixed "0.0.1", so
+    that GetAnalyzerInfo and every diagnostic ("...@v<version>") name the version the CLI installed."""
+    if servicer is None:
+        from pulumi_policy import policy as sdk
+
+        servicer = getattr(sdk, "_PolicyAnalyzerServicer", None)
+    if servicer is None:
+        return
+    original = getattr(servicer.__init__, "_original", servicer.__init__)
+
+    def init(self, name, _sdk_version, *args, **kwargs):
+        original(self, name, version, *args, **kwargs)
+
+    init._original = original  # type: ignore[attr-defined]
+    servicer.__init__ = init
+
+
 def _stack_policy(rule: Rule, **metadata) -> Policy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        graph = from_stack_resources(args.resources)
+        graph = stack_graph(args.resources)
         settings = rule.settings(args.get_config())
         unknown = []
         for subject in graph.of_type(*rule.types):
@@ -124,7 +191,7 @@ def _stack_policy(rule: Rule, **metadata) -> Policy:
     return StackValidationPolicy(validate=validate, **metadata)
 
 
-def _recheck_policy(deferrals: Deferrals) -> Policy:
+def _recheck_policy(deferrals: Deferrals, level: str = MANDATORY) -> Policy:
     """Judge the deferred (rule, URN) pairs on the stack's final state, each under its rule's id.
 
     Only rules whose configured level is mandatory are deferred, because every finding of this one policy
@@ -137,8 +204,7 @@ def _recheck_policy(deferrals: Deferrals) -> Policy:
         pending = deferrals.take()
         if not pending:
             return
-        urns = {urn for _, urn in pending}
-        graph = from_stack_resources(r for r in args.resources if r.urn in urns)
+        graph = stack_graph(args.resources)
         unknown = []
         for (rule_id, urn), deferred in sorted(pending.items()):
             subject = graph.by_urn.get(urn)
@@ -162,7 +228,7 @@ def _recheck_policy(deferrals: Deferrals) -> Policy:
             "Resource rules that met an unknown value at Analyze are judged again on the stack's final state; "
             "each finding names the original rule."
         ),
-        enforcement_level=EnforcementLevel.MANDATORY,
+        enforcement_level=EnforcementLevel(level),
         remediation_steps=(
             "Follow the remediation of the rule named at the start of the message, for the resource the finding "
             "names."
@@ -184,7 +250,7 @@ def policy(rule: Rule, deferrals: Deferrals) -> Policy:
     return _stack_policy(rule, **metadata) if rule.needs_graph else _resource_policy(rule, deferrals, **metadata)
 
 
-def policies(rules: Iterable[Rule]) -> list[Policy]:
+def policies(rules: Iterable[Rule], recheck_level: str = MANDATORY) -> list[Policy]:
     """One policy per rule, in order, then `resource-rules-recheck`."""
     deferrals = Deferrals()
-    return [*(policy(r, deferrals) for r in rules), _recheck_policy(deferrals)]
+    return [*(policy(r, deferrals) for r in rules), _recheck_policy(deferrals, recheck_level)]

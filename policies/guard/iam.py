@@ -45,6 +45,9 @@ RESOURCE_POLICY_TYPES = frozenset(
     }
 )
 DOCUMENT_TYPES = IDENTITY_POLICY_TYPES | RESOURCE_POLICY_TYPES
+# Resource policies whose every statement grants `execute-api:Invoke` on the API's own routes: judged for who
+# they let in (resource-policy-no-public-allow), not for wildcards in their Resource (`execute-api:/*`).
+API_POLICY_TYPES = frozenset({"aws:apigateway/restApi:RestApi", "aws:apigateway/restApiPolicy:RestApiPolicy"})
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def raw_documents(resource: Resource) -> Iterator[tuple[str, Any]]:
                 yield f"{resource.name}.inlinePolicies[{index}].policy", document
         return
     document = resource.peek("policy")
-    if document is not None:
+    if document is not None and document != "":  # the provider writes "" for a REST API without a policy
         yield f"{resource.name}.policy", document
 
 

@@ -62,6 +62,29 @@ def walk(value: Any, *path: str | int, where: str = "") -> Any:
     return value
 
 
+class Malformed(ValueError):
+    """A property holds a value no provider writes (a list for a number): the rule cannot judge it."""
+
+
+def as_number(value: Any, where: str = "") -> float | None:
+    """`value` as a number: None stays None, numeric strings are parsed (never compared as strings)."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise Malformed(f"{where} is {value!r}, not a number")
+
+
+def as_flag(value: Any) -> Any:
+    """A boolean property; old states keep booleans as "true"/"false". Other values are returned unchanged."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
 @dataclass(frozen=True, eq=False)
 class Resource:
     urn: str
@@ -78,6 +101,14 @@ class Resource:
 
     def get(self, *path: str | int) -> Any:
         return walk(self.props, *path, where=self.name)
+
+    def number(self, *path: str | int) -> float | None:
+        """A numeric property; states written by 2017-era engines keep numbers as strings ("30")."""
+        return as_number(self.get(*path), f"{self.name}.{'.'.join(map(str, path))}")
+
+    def flag(self, *path: str | int) -> Any:
+        """A boolean property (True/False, "true"/"false" in old states), None when unset."""
+        return as_flag(self.get(*path))
 
     def peek(self, *path: str | int) -> Any:
         """Like `get`, but hands back UNKNOWN instead of stopping the rule (for rules that can still decide)."""

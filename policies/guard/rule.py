@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from .model import Graph, Resource, Unverifiable
+from .model import Graph, Malformed, Resource, Unverifiable
 
 MANDATORY = "mandatory"
 ADVISORY = "advisory"
@@ -62,6 +62,11 @@ class Rule:
                     violations.append(outcome)
         except Unverifiable as stopped:
             unknown = unknown or stopped.path
+        except (Malformed, TypeError, ValueError, AttributeError, KeyError, IndexError) as error:
+            # A value no provider writes (hand-edited or corrupted state): neither pass nor fail the resource, but
+            # name what could not be read, as for an unknown value. Well-formed graphs never get here (the stack
+            # tests assert that nothing is unverifiable on our own program).
+            unknown = unknown or f"{subject.name}: unreadable value ({type(error).__name__}: {error})"
         return Verdict(tuple(violations), unknown)
 
 

@@ -183,6 +183,8 @@ def permission(principal: str, **props) -> dict:
         (permission("apigateway.amazonaws.com", sourceArn=arn("sns", "topic")), True),
         (permission("apigateway.amazonaws.com"), True),
         (permission("*"), True),
+        (permission("*", action="lambda:InvokeFunctionUrl", functionUrlAuthType="AWS_IAM"), True),
+        (permission("*", action="lambda:InvokeFunctionUrl", functionUrlAuthType="NONE"), False),
         (permission("s3.amazonaws.com", sourceArn="arn:aws:s3:::uploads-bucket"), True),
         (permission("s3.amazonaws.com", sourceArn="arn:aws:s3:::uploads-bucket", sourceAccount=ACCOUNT), False),
         (permission("s3.amazonaws.com", sourceArn="arn:aws:s3:::*", sourceAccount=ACCOUNT), True),
@@ -190,7 +192,8 @@ def permission(principal: str, **props) -> dict:
         (permission(ACCOUNT), False),
     ],
     ids=["route", "stage-route", "whole-api", "whole-api-short", "any-api", "any-account", "not-execute-api",
-         "no-source-arn", "anyone", "s3-without-account", "s3-scoped", "s3-any-bucket", "events-rule", "account"],
+         "no-source-arn", "anyone", "url-iam-anyone",
+         "url-none-judged-on-the-url", "s3-without-account", "s3-scoped", "s3-any-bucket", "events-rule", "account"],
 )
 def test_lambda_permission_scoped(props, expected):
     assert bool(judge("lambda-permission-scoped", PERMISSION, props).violations) is expected

@@ -13,12 +13,19 @@ from offline.runtime import REPO_ROOT, stacks
 from policies.check import main
 from policies.guard import RULES_BY_ID
 from policies.guard.model import UNKNOWN
-from tests.policies.policy_builders import stack_export, with_props
+from tests.policies.policy_builders import app_config, stack_export, with_props
 
 GET_ORDERS = "api-get-orders"
 
 
+# The reference app's facts (its public routes), as a stack keeps them in policies/config/<stack>.json.
+APP_CONFIG_FILE = REPO_ROOT / "policies" / "config" / "dev.json"
+
+
 def run(*argv: str) -> tuple[int, str]:
+    """The checker; a file checked without --config gets the reference app's config (its public routes)."""
+    if "--config" not in argv and not {"--stack", "--all-stacks"} & set(argv):
+        argv = (*argv, "--config", str(APP_CONFIG_FILE))
     out = io.StringIO()
     return main(list(argv), out), out.getvalue()
 
@@ -67,7 +74,7 @@ def test_json_output(broken_state):
 
 def test_config_file_changes_the_verdict(broken_state, tmp_path):
     relaxed = tmp_path / "relaxed.json"
-    relaxed.write_text(json.dumps({"all": "advisory"}))
+    relaxed.write_text(json.dumps(app_config({"all": "advisory"})))
     code, out = run("--stack-export", str(broken_state), "--config", str(relaxed))
     assert code == 0 and "PASS (0 mandatory, 3 advisory, 3 unverifiable)" in out
     public = tmp_path / "public.json"

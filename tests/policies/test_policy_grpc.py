@@ -24,7 +24,7 @@ from policies.guard.config import RuleConfig, load, reconcile
 from policies.guard.crossguard import RECHECK
 from policies.guard.engine import evaluate
 from policies.guard.model import UNKNOWN, Graph, Resource
-from tests.policies.policy_builders import allow, document, named, wire, with_props
+from tests.policies.policy_builders import allow, app_config, document, named, wire, with_props
 
 PACK_DIR = REPO_ROOT / "policies"
 LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory"}
@@ -164,7 +164,7 @@ def offline(graph: Graph, config: dict[str, RuleConfig]) -> tuple[set, set]:
 
 
 def test_analyzer_info_lists_every_rule(pack):
-    info = start(pack, reconcile(RULES, None))
+    info = start(pack, reconcile(RULES, app_config()))
     assert info.name == "secure-serverless" and info.supportsConfig
     policies = {p.name: p for p in info.policies}
     assert list(policies) == [*(r.id for r in RULES), RECHECK]
@@ -193,7 +193,7 @@ def broken(reference: Graph) -> Graph:
 @pytest.mark.parametrize("config", [None, {"all": "mandatory"}], ids=["defaults", "all-mandatory"])
 def test_same_verdicts_as_the_offline_checker(pack, engine, reference, config):
     graph = broken(reference)
-    reconciled = reconcile(RULES, config)
+    reconciled = reconcile(RULES, app_config(config))
     start(pack, reconciled)
     violations, unknown = analyze(pack, graph)
     assert (violations, unknown) == offline(graph, reconciled)
@@ -206,7 +206,7 @@ def test_same_verdicts_as_the_offline_checker(pack, engine, reference, config):
 
 
 def test_an_unknown_at_preview_is_decided_once_known(pack, reference):
-    start(pack, reconcile(RULES, None))
+    start(pack, reconcile(RULES, app_config()))
     wide = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
     preview, _ = analyze(pack, with_props(reference, "health-policy", policy=UNKNOWN))
     update, _ = analyze(pack, with_props(reference, "health-policy", policy=wide))
@@ -221,7 +221,7 @@ WIDE = document(allow("s3:*", "*"))
 
 
 def begin(stub: analyzer_pb2_grpc.AnalyzerStub, config: dict | None = None) -> None:
-    start(stub, reconcile(RULES, config))
+    start(stub, reconcile(RULES, app_config(config)))
     analyze_stack(stub, Graph([]))  # the pack process is shared: end any run an earlier test left open
 
 
@@ -300,7 +300,7 @@ def test_same_verdicts_on_our_dev_stack(pack):
     graph = from_program_run(run_stack("dev"))
     method = next(r for r in graph.resources if r.props.get("authorization") == "COGNITO_USER_POOLS")
     graph = with_props(graph, method.name, authorization="NONE", authorizerId=None)
-    for config in (load(RULES, stack_config_path("dev")), reconcile(RULES, None)):
+    for config in (load(RULES, stack_config_path("dev")), reconcile(RULES, app_config())):
         start(pack, config)
         verdicts = analyze(pack, graph)
         assert verdicts == offline(graph, config)
@@ -308,19 +308,133 @@ def test_same_verdicts_on_our_dev_stack(pack):
 
 
 def test_the_pack_needs_only_its_own_requirements():
-    """The pack's venv has policies/requirements.txt only: the rules must not reach for the dev tools."""
+    """The pack's venv has policies/requirements.txt only: the rules must not reach for the dev tools. Every top-level
+    module the pack imports is one of those requirements (or their dependencies)."""
     probe = (
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in {'jsonschema', 'offline', 'policies', 'hypothesis', 'pytest'}:\n"
+        "        if name.split('.')[0] in {'offline', 'policies', 'hypothesis', 'pytest', 'boto3', 'moto'}:\n"
         "            raise ImportError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "sys.path.insert(0, '.')\n"
-        "import guard, guard.crossguard\n"
-        "print(len(guard.crossguard.policies(guard.RULES)))\n"
+        "import guard, guard.pack\n"  # what __main__.py imports; serve() would block
+        "print(len(guard.pack.pack_policies()))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=PACK_DIR, capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len(RULES) + 1  # and resource-rules-recheck
+
+
+# --- what the CLI sends that the tests above do not ----------------------------------------------------------
+
+
+def test_plugin_info_and_the_pack_version_of_pulumi_policy_yaml(pack):
+    import yaml
+    from pulumi_policy.version import VERSION
+
+    declared = str(yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text())["version"])
+    assert pack.GetPluginInfo(empty_pb2.Empty()).version == VERSION  # the SDK's own version, as the CLI expects
+    info = start(pack, reconcile(RULES, app_config()))
+    assert info.version == declared != "0.0.1"
+    begin(pack)
+    [diagnostic] = [d for d in pack.Analyze(analyzer_pb2.AnalyzeRequest(
+        type="aws:kinesis/stream:Stream", properties=struct({"encryptionType": "NONE"}),
+        urn="urn:pulumi:dev::p::aws:kinesis/stream:Stream::s", name="s")).diagnostics]
+    assert diagnostic.policyPackVersion == declared
+
+
+def test_configure_stack_with_organization_tags_and_config(pack, reference):
+    """`pulumi preview` against Pulumi Cloud sends the organization, stack tags and the stack's config."""
+    pack.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack="prod", project="secure-serverless", organization="acme", dry_run=False,
+        tags={"pulumi:project": "secure-serverless", "team": "payments"},
+        config={"aws:region": "eu-west-1", "secure-serverless:lambdaTracing": "true"},
+        config_secret_keys=["secure-serverless:alarmEmail"]))
+    start(pack, reconcile(RULES, app_config()))
+    assert analyze(pack, reference) == (set(), set())
+    broken_graph = with_props(reference, "api-get-orders", authorization="NONE", authorizerId=None)
+    violations, _ = analyze(pack, broken_graph)
+    assert {v[0] for v in violations} == {"apigateway-method-requires-authorizer"}
+
+
+def test_remediate_before_every_analyze_changes_nothing(pack, reference):
+    """The engine calls Remediate, then Analyze, for each resource: the pack has no remediation, and a deferral made
+    at Analyze still reaches the re-check."""
+    begin(pack)
+    preview = with_props(reference, "health-policy", policy=UNKNOWN)
+    diagnostics = []
+    for r in preview.resources:
+        request = analyzer_pb2.AnalyzeRequest(type=r.type, properties=struct(r.props), urn=r.urn, name=r.name,
+                                              options=analyzer_pb2.AnalyzerResourceOptions(parent=r.parent or ""))
+        remediated = pack.Remediate(request)
+        assert list(remediated.remediations) == []
+        diagnostics += analyze_resource(pack, r)
+    assert {d.policy for d in diagnostics if d.unknown} == SCOPING
+    at_stack = analyze_stack(pack, with_props(reference, "health-policy", policy=WIDE))
+    assert {rule for rule, *_ in rechecked(at_stack)} == SCOPING
+
+
+def test_a_policy_configured_remediate_reports_mandatory(pack, reference):
+    """The pack has no remediation: a rule configured `remediate` blocks as mandatory (resource and stack rules)."""
+    config = reconcile(RULES, app_config({"kinesis-stream-encrypted": "remediate", "sqs-queue-has-dlq": "remediate"}))
+    start(pack, config)
+    analyze_stack(pack, Graph([]))
+    graph = with_props(with_props(reference, "stream", encryptionType="NONE"), "orders-queue", redrivePolicy=None)
+    violations, _ = analyze(pack, graph)
+    levels = {(rule, level) for rule, _, level in violations}
+    assert levels == {("kinesis-stream-encrypted", "mandatory"), ("sqs-queue-has-dlq", "mandatory")}
+    assert (violations, set()) == (offline(graph, config)[0], set())
+
+
+def test_cancel_leaves_the_pack_serving(pack, reference):
+    """The CLI sends Cancel on Ctrl-C; the SDK does not implement it (the CLI accepts UNIMPLEMENTED). The pack must
+    keep answering, and a later run starts clean."""
+    try:
+        pack.Cancel(empty_pb2.Empty())
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    begin(pack)
+    assert analyze(pack, reference) == (set(), set())
+
+
+# --- AnalyzeStack builds the graph once per call ----------------------------------------------------------------
+
+
+class InProcess:
+    """The SDK's servicer called directly, as the gRPC server would."""
+
+    def __init__(self, servicer):
+        self.servicer = servicer
+
+    def AnalyzeStack(self, request):  # noqa: N802
+        return self.servicer.AnalyzeStack(request, None)
+
+
+def test_analyze_stack_builds_one_graph_per_call(monkeypatch, reference):
+    from pulumi_policy import EnforcementLevel
+    from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+    from policies.guard import crossguard
+    from policies.guard.pack import pack_policies
+
+    built = []
+    real = crossguard.from_stack_resources
+    monkeypatch.setattr(crossguard, "from_stack_resources", lambda resources: built.append(1) or real(resources))
+    monkeypatch.setattr(_PolicyAnalyzerServicer, "AnalyzeStack", _PolicyAnalyzerServicer.AnalyzeStack)
+    graph = with_props(reference, "uploads-pab", blockPublicPolicy=False)
+
+    def run() -> tuple[int, set]:
+        built.clear()
+        servicer = _PolicyAnalyzerServicer("secure-serverless", "0.1.0", pack_policies(app_config()),
+                                           EnforcementLevel.ADVISORY)
+        found = verdicts(analyze_stack(InProcess(servicer), graph))
+        return len(built), found
+
+    per_policy, before = run()
+    crossguard.scope_stack_analysis(_PolicyAnalyzerServicer)
+    once, after = run()
+    stack_policies = sum(1 for r in RULES if r.needs_graph)  # the re-check has nothing deferred: it builds none
+    assert (per_policy, once) == (stack_policies, 1)
+    assert before == after and ("s3-bucket-public-access-blocked", named(graph, "uploads").urn, "advisory") in after[0]

@@ -159,7 +159,8 @@ def test_bucket_enforces_tls(reference):
 
 def test_lambda_log_group_retention(reference):
     forever = with_props(reference, "worker-logs", retentionInDays=None)
-    assert fired(forever) == {"lambda-log-group-retention": {"worker-function"}}
+    assert fired(forever) == {"lambda-log-group-retention": {"worker-function"},
+                              "cloudwatch-log-group-retention": {"worker-logs"}}
     (finding,) = findings(without(reference, "health-logs"), "lambda-log-group-retention")
     assert "no log group" in finding.message and finding.urn.endswith("::health-function")
 

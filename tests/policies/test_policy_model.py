@@ -24,7 +24,7 @@ from policies.guard.adapters import (
 from policies.guard.config import ConfigError, reconcile
 from policies.guard.engine import evaluate
 from policies.guard.model import UNKNOWN
-from tests.policies.policy_builders import LAMBDA_TRUST, allow, document, fired
+from tests.policies.policy_builders import LAMBDA_TRUST, allow, app_config, document, fired
 
 STACK = "urn:pulumi:dev::secure-serverless"
 ROLE_URN = f"{STACK}::aws:iam/role:Role::worker"
@@ -67,7 +67,7 @@ def test_secrets_open_when_readable_and_are_unknown_otherwise():
     assert fired(from_stack_export({"resources": worker_state(plain)})) == {
         "iam-no-wildcard-actions": {"worker-policy"}, "iam-no-wildcard-resources": {"worker-policy"},
         "iam-no-privilege-escalation": {"worker"}}
-    report = evaluate(from_stack_export({"resources": worker_state(cipher)}), RULES, reconcile(RULES, None))
+    report = evaluate(from_stack_export({"resources": worker_state(cipher)}), RULES, reconcile(RULES, app_config()))
     assert report.mandatory == [] and {f.rule for f in report.unverifiable} >= {"iam-no-wildcard-actions"}
 
 
@@ -85,7 +85,7 @@ def test_preview_json_unknowns_are_counted_apart_not_passed():
     graph = from_preview_json(document_)
     assert [r.urn for r in graph.resources] == [ROLE_URN, POLICY_URN]
     assert graph.by_urn[POLICY_URN].props["policy"] is UNKNOWN
-    report = evaluate(graph, RULES, reconcile(RULES, None))
+    report = evaluate(graph, RULES, reconcile(RULES, app_config()))
     assert report.passed and report.mandatory == []
     assert {(f.rule, f.urn) for f in report.unverifiable} == {
         ("iam-no-wildcard-actions", POLICY_URN), ("iam-no-wildcard-resources", POLICY_URN),
@@ -138,7 +138,7 @@ def test_a_program_run_under_mocks(preview_run):
     policy = next(r for r in graph.resources if r.type == "aws:iam/rolePolicy:RolePolicy")
     roles = graph.referenced(policy, "role", {"aws:iam/role:Role"})
     assert [r.urn for r in roles] == ["urn:pulumi:dev::p::aws:iam/role:Role::worker"]
-    report = evaluate(graph, RULES, reconcile(RULES, None))
+    report = evaluate(graph, RULES, reconcile(RULES, app_config()))
     if preview_run:
         assert policy.props["policy"] is UNKNOWN
         assert report.mandatory == [] and report.unverifiable
@@ -150,7 +150,7 @@ def test_a_program_run_under_mocks(preview_run):
 
 
 def test_config_defaults_levels_and_properties():
-    defaults = reconcile(RULES, None)
+    defaults = reconcile(RULES, app_config())
     assert defaults["apigateway-method-requires-authorizer"].enforcement == "mandatory"
     assert defaults["apigateway-method-requires-authorizer"].properties["publicRoutes"] == ["GET /health", "POST /register"]
     assert defaults["sqs-queue-has-dlq"].enforcement == "advisory"
@@ -182,14 +182,14 @@ def test_disabled_and_remediate_levels(reference):
     from tests.policies.policy_builders import with_props
 
     graph = with_props(reference, "stream", encryptionType="NONE")
-    assert evaluate(graph, RULES, reconcile(RULES, {"kinesis-stream-encrypted": "disabled"})).findings == ()
-    (finding,) = evaluate(graph, RULES, reconcile(RULES, {"kinesis-stream-encrypted": "remediate"})).findings
+    assert evaluate(graph, RULES, reconcile(RULES, app_config({"kinesis-stream-encrypted": "disabled"}))).findings == ()
+    (finding,) = evaluate(graph, RULES, reconcile(RULES, app_config({"kinesis-stream-encrypted": "remediate"}))).findings
     assert finding.enforcement == "mandatory"
 
 
 def test_every_rule_is_documented_and_configurable():
     ids = [r.id for r in RULES]
-    assert len(ids) == len(set(ids)) == 22
+    assert len(ids) == len(set(ids)) == 38
     readme = (REPO_ROOT / "policies" / "README.md").read_text()
     assert [i for i in ids if f"| `{i}` |" not in readme] == []
     for r in RULES:

@@ -6,6 +6,13 @@ from .authorizers import (
     method_requires_authorizer,
     route_requires_authorizer,
 )
+from .cloudfront import (
+    minimum_tls,
+    origin_access_control,
+    origin_bucket_private,
+    viewer_https,
+)
+from .exposure import function_url_authorized, openapi_routes_authorized, quick_create_authorized
 from .hygiene import (
     bucket_enforces_tls,
     bucket_public_access_blocked,
@@ -28,19 +35,35 @@ from .iam_scoping import (
     resource_policy_no_public_allow,
     trust_scoped,
 )
+from .peers import (
+    async_failure_destination,
+    cache_encrypted,
+    data_trace_off,
+    log_group_retention_kms,
+    no_cross_account,
+    oidc_trust_conditions,
+    runtime_not_deprecated,
+    topic_encrypted,
+    xray_tracing,
+)
 
 RULES = (
     method_requires_authorizer,
     cognito_authorizer_bound,
     route_requires_authorizer,
+    openapi_routes_authorized,
+    quick_create_authorized,
+    function_url_authorized,
     lambda_permission_scoped,
     no_wildcard_actions,
     no_wildcard_resources,
     no_privileged_managed_policies,
     aws_managed_policy_review,
     trust_scoped,
+    oidc_trust_conditions,
     no_privilege_escalation,
     resource_policy_no_public_allow,
+    no_cross_account,
     queue_has_dlq,
     queue_encrypted,
     visibility_covers_function,
@@ -52,5 +75,16 @@ RULES = (
     stage_access_logging,
     stage_throttling,
     password_policy,
+    runtime_not_deprecated,
+    xray_tracing,
+    async_failure_destination,
+    topic_encrypted,
+    log_group_retention_kms,
+    cache_encrypted,
+    data_trace_off,
+    viewer_https,
+    minimum_tls,
+    origin_access_control,
+    origin_bucket_private,
 )
 RULES_BY_ID = {r.id: r for r in RULES}

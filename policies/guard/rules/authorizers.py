@@ -20,11 +20,13 @@ PERMISSION = "aws:lambda/permission:Permission"
 COGNITO = "COGNITO_USER_POOLS"
 PREFLIGHT = "OPTIONS"  # CORS preflight requests carry no credentials by design
 
-_PUBLIC_ROUTES = string_list(
-    ["GET /health", "POST /register"],
-    "Routes ('METHOD /path', 'ANY /path' for every method) served without authorization.",
-    pattern=r"^[A-Z]+ /\S*$",
-)
+def public_routes_schema() -> dict[str, Any]:
+    """No route is public by default: an application lists its own in its pack config (policies/config/*.json)."""
+    return string_list(
+        [],
+        "Routes ('METHOD /path', 'ANY /path' for every method) served without authorization.",
+        pattern=r"^[A-Z]+ /\S*$",
+    )
 
 
 def _authorization_types(allowed: list[str], default: list[str]) -> dict[str, Any]:
@@ -86,7 +88,7 @@ def _target(resource: Resource, prop: str, graph: Graph) -> list[Resource]:
     types={METHOD},
     needs_graph=True,
     config={
-        "publicRoutes": _PUBLIC_ROUTES,
+        "publicRoutes": public_routes_schema(),
         "allowedAuthorizationTypes": _authorization_types([COGNITO, "CUSTOM", "AWS_IAM"], [COGNITO]),
     },
 )
@@ -120,7 +122,7 @@ def method_requires_authorizer(method: Resource, graph: Graph, settings: Mapping
     types={ROUTE},
     needs_graph=True,
     config={
-        "publicRoutes": _PUBLIC_ROUTES,
+        "publicRoutes": public_routes_schema(),
         "allowedAuthorizationTypes": _authorization_types(["JWT", "CUSTOM", "AWS_IAM"], ["JWT", "CUSTOM", "AWS_IAM"]),
     },
 )
@@ -203,6 +205,12 @@ def _whole_api(source_arn: str) -> bool:
 )
 def lambda_permission_scoped(permission: Resource, settings: Mapping[str, Any]) -> Iterator[Outcome]:
     principal = permission.get("principal")
+    url_auth = permission.get("functionUrlAuthType")
+    if principal == "*" and isinstance(url_auth, str) and url_auth.upper() == "NONE":
+        # The permission a function URL with auth NONE needs: whether that URL may be public is
+        # lambda-function-url-authorized's verdict, on the FunctionUrl itself.
+        if permission.get("action") in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"):
+            return
     if not isinstance(principal, str) or principal == "*" or "*" in principal:
         yield f"{permission.name} grants invoke to principal {principal!r}: any account"
         return

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..iam import Statement, is_public, raw_documents, statements
-from ..model import UNKNOWN, Graph, Resource, Unverifiable, walk
+from ..model import UNKNOWN, Graph, Resource, Unverifiable, as_flag, as_number, walk
 from ..rule import ADVISORY, Outcome, rule
 
 QUEUE = "aws:sqs/queue:Queue"
@@ -98,7 +98,7 @@ def queue_has_dlq(queue: Resource, graph: Graph, settings: Mapping[str, Any]) ->
     enforcement=ADVISORY,
 )
 def queue_encrypted(queue: Resource, settings: Mapping[str, Any]) -> Iterator[Outcome]:
-    sse, key = queue.peek("sqsManagedSseEnabled"), queue.peek("kmsMasterKeyId")
+    sse, key = as_flag(queue.peek("sqsManagedSseEnabled")), queue.peek("kmsMasterKeyId")
     if sse is True or (key and key is not UNKNOWN):
         return
     if UNKNOWN in (sse, key):
@@ -136,8 +136,8 @@ def visibility_covers_function(mapping: Resource, graph: Graph, settings: Mappin
     if queue is None or not functions:
         yield Unverifiable(f"{mapping.name}: its queue or function is not in this stack")
         return
-    visibility = queue.get("visibilityTimeoutSeconds") or DEFAULT_VISIBILITY_TIMEOUT
-    timeout = functions[0].get("timeout") or DEFAULT_FUNCTION_TIMEOUT
+    visibility = queue.number("visibilityTimeoutSeconds") or DEFAULT_VISIBILITY_TIMEOUT
+    timeout = functions[0].number("timeout") or DEFAULT_FUNCTION_TIMEOUT
     if visibility < settings["factor"] * timeout:
         yield (
             f"{queue.name} visibility timeout {visibility:g}s < {settings['factor']:g} x {functions[0].name} "
@@ -182,11 +182,11 @@ def stream_encrypted(stream: Resource, settings: Mapping[str, Any]) -> Iterator[
 def kinesis_failure_handling(mapping: Resource, graph: Graph, settings: Mapping[str, Any]) -> Iterator[Outcome]:
     if _mapping_source(mapping, graph, STREAM, "kinesis") is False:
         return
-    if mapping.get("bisectBatchOnFunctionError") is not True:
+    if mapping.flag("bisectBatchOnFunctionError") is not True:
         yield f"{mapping.name} does not bisect failing batches: one bad record blocks its shard"
-    retries = mapping.get("maximumRetryAttempts")
+    retries = mapping.number("maximumRetryAttempts")
     if retries is None or retries < 0 or retries > settings["maximumRetryAttempts"]:
-        yield f"{mapping.name} retries {'forever' if retries in (None, -1) else retries} times"
+        yield f"{mapping.name} retries {'forever' if retries in (None, -1) else f'{retries:g}'} times"
     destination = mapping.peek("destinationConfig", "onFailure", "destinationArn")
     if destination is UNKNOWN and not mapping.property_dependencies.get("destinationConfig"):
         yield Unverifiable(f"{mapping.name}.destinationConfig")
@@ -207,7 +207,7 @@ _BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "res
 )
 def bucket_public_access_blocked(bucket: Resource, graph: Graph, settings: Mapping[str, Any]) -> Iterator[Outcome]:
     blocks = [*graph.of_type(ACCOUNT_PUBLIC_ACCESS_BLOCK), *graph.referencing(bucket, "bucket", {PUBLIC_ACCESS_BLOCK})]
-    missing = min(([f for f in _BLOCK_FLAGS if block.get(f) is not True] for block in blocks), key=len, default=None)
+    missing = min(([f for f in _BLOCK_FLAGS if block.flag(f) is not True] for block in blocks), key=len, default=None)
     if missing is None:
         yield f"{bucket.name} has no public access block"
     elif missing:
@@ -274,7 +274,7 @@ def log_group_retention(function: Resource, graph: Graph, settings: Mapping[str,
     if not groups:
         yield f"{function.name} has no log group in the stack: Lambda creates one that keeps logs forever"
     for group in groups:
-        if not group.get("retentionInDays"):
+        if not group.number("retentionInDays"):
             yield f"{group.name} (logs of {function.name}) keeps logs forever: no retentionInDays"
 
 
@@ -291,8 +291,9 @@ def stage_access_logging(stage: Resource, settings: Mapping[str, Any]) -> Iterat
 
 
 def _throttled(burst: Any, rate: Any) -> bool:
-    """Both limits set; the provider writes -1 for "not throttled"."""
-    return isinstance(burst, int | float) and isinstance(rate, int | float) and burst > 0 and rate > 0
+    """Both limits set; the provider writes -1 for "not throttled" (old states: "-1")."""
+    burst, rate = as_number(burst, "throttlingBurstLimit"), as_number(rate, "throttlingRateLimit")
+    return burst is not None and rate is not None and burst > 0 and rate > 0
 
 
 def _stage_limits(stage: Resource, graph: Graph) -> Iterator[tuple[Any, Any]]:
@@ -348,6 +349,6 @@ def stage_throttling(stage: Resource, graph: Graph, settings: Mapping[str, Any])
     },
 )
 def password_policy(pool: Resource, settings: Mapping[str, Any]) -> Iterator[Outcome]:
-    length = pool.get("passwordPolicy", "minimumLength") or DEFAULT_MINIMUM_PASSWORD_LENGTH
+    length = pool.number("passwordPolicy", "minimumLength") or DEFAULT_MINIMUM_PASSWORD_LENGTH
     if length < settings["minimumLength"]:
         yield f"{pool.name} accepts passwords of {length:g} characters (minimum {settings['minimumLength']:g})"

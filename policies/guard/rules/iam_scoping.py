@@ -9,6 +9,7 @@ from typing import Any
 
 from ..arns import breadth, has_wildcard
 from ..iam import (
+    API_POLICY_TYPES,
     ATTACHMENTS,
     DOCUMENT_TYPES,
     ESCALATION_ACTIONS,
@@ -131,6 +132,24 @@ def no_wildcard_resources(resource: Resource, settings: Mapping[str, Any]) -> It
     return _each_allow(raw_documents(resource), judge)
 
 
+# AWS-managed policies that AWS itself documents as what a service's role needs (EKS clusters and nodes, ECS task
+# execution, VPC-attached Lambda, SSM-managed instances, API Gateway's account logging role): attaching them is the
+# documented setup, not a shortcut, so reviewing each one is noise.
+SERVICE_REQUIRED_POLICIES = [
+    "AmazonEKSClusterPolicy",
+    "AmazonEKSServicePolicy",
+    "AmazonEKSVPCResourceController",
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEKSFargatePodExecutionRolePolicy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonEBSCSIDriverPolicy",
+    "AmazonECSTaskExecutionRolePolicy",
+    "AmazonEC2ContainerServiceforEC2Role",
+    "AWSLambdaVPCAccessExecutionRole",
+    "AmazonSSMManagedInstanceCore",
+    "AmazonAPIGatewayPushToCloudWatchLogs",
+]
 _ATTACHMENT_TYPES = frozenset({*ATTACHMENTS.values(), POLICY_ATTACHMENT, ROLE})
 _AWS_MANAGED = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?:.+/)?(?P<name>[^/]+)$")
 _PRIVILEGED = ["AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "*FullAccess"]
@@ -174,7 +193,7 @@ def no_privileged_managed_policies(resource: Resource, settings: Mapping[str, An
     remediation="Prefer an inline policy with the exact actions and resource ARNs (or accept it in allowedPolicies).",
     types=_ATTACHMENT_TYPES,
     enforcement=ADVISORY,
-    config={"allowedPolicies": string_list([], "AWS-managed policy names accepted.")},
+    config={"allowedPolicies": string_list(SERVICE_REQUIRED_POLICIES, "AWS-managed policy names accepted.")},
 )
 def aws_managed_policy_review(resource: Resource, settings: Mapping[str, Any]) -> Iterator[Outcome]:
     for found in _aws_managed_policies(resource):
@@ -339,14 +358,14 @@ def _restricts_caller(condition: Any, keys: Iterable[str]) -> bool:
 @rule(
     "resource-policy-no-public-allow",
     description=(
-        "Bucket, queue and topic policies do not Allow Principal '*' unless a condition pins the caller "
-        "(aws:SourceArn, aws:SourceAccount, aws:PrincipalOrgID, ...)."
+        "Bucket, queue, topic and REST API policies do not Allow Principal '*' unless a condition pins the caller "
+        "(aws:SourceArn, aws:SourceAccount, aws:PrincipalOrgID, aws:SourceVpce, ...)."
     ),
     remediation=(
         "Name the principal (Service: sns.amazonaws.com, an account or role ARN) or add a condition such as "
         "ArnEquals aws:SourceArn on the one resource that sends."
     ),
-    types=RESOURCE_POLICY_TYPES,
+    types=RESOURCE_POLICY_TYPES | API_POLICY_TYPES,
     config={
         "restrictingConditionKeys": string_list(
             _CALLER_KEYS, "Condition keys that, with a positive operator, make a public principal acceptable."
