@@ -84,11 +84,14 @@ def machine_statements(function_arns: Sequence[pulumi.Input[str]], table_arn: pu
     ]
 
 
-def cleanup_statements(table_arn: pulumi.Input[str]) -> list[Statement]:
+def cleanup_statements(table_arn: pulumi.Input[str], failure_queue_arn: pulumi.Input[str]) -> list[Statement]:
+    """Query the pending index, expire orders, and (Lambda does it with this role) send a run that failed every
+    retry to the on-failure queue."""
     index_arn = pulumi.Output.concat(table_arn, f"/index/{STATUS_INDEX}")
     return [
         Statement(actions=["dynamodb:Query"], resources=[index_arn], sid="QueryPendingIndex"),
         Statement(actions=["dynamodb:UpdateItem"], resources=[table_arn], sid="ExpireOrders"),
+        Statement(actions=["sqs:SendMessage"], resources=[failure_queue_arn], sid="OnFailureDestination"),
     ]
 
 
@@ -274,11 +277,34 @@ class OrderWorkflow(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.cleanup_failures = aws.sqs.Queue(
+            f"{name}-cleanup-failures",
+            name=functions.naming.name(f"{name}-cleanup-failures", 80),
+            message_retention_seconds=FAILURE_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            tags=tags,
+            opts=child,
+        )
+        backlog_alarm(f"{name}-cleanup-failures-alarm", self.cleanup_failures,
+                      "A scheduled order cleanup failed every retry: read the cleanup function's logs. The next run "
+                      "picks up every stale order again (the query is idempotent).", tags, child, args.alarm_actions)
         self.cleanup = PythonFunction(f"{name}-cleanup", PythonFunctionArgs(
             handler="orders_cleanup", defaults=functions,
             environment={"ORDERS_TABLE": self.table.name, "PAGE_SIZE": "100"},
-            statements=cleanup_statements(self.table.arn), timeout_seconds=CLEANUP_TIMEOUT_SECONDS,
+            statements=cleanup_statements(self.table.arn, self.cleanup_failures.arn),
+            timeout_seconds=CLEANUP_TIMEOUT_SECONDS,
             description=functions.describe("Expires PENDING orders past their expiry")), opts=child)
+        # EventBridge invokes asynchronously: a run that fails Lambda's retries is kept, not dropped.
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-cleanup-on-failure",
+            function_name=self.cleanup.function_name,
+            maximum_retry_attempts=2,
+            maximum_event_age_in_seconds=3600,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=self.cleanup_failures.arn)),
+            opts=child,
+        )
         self.schedule = aws.cloudwatch.EventRule(
             f"{name}-cleanup-schedule", schedule_expression=args.cleanup_schedule,
             description="Expire stale PENDING orders", tags=tags, opts=child)
@@ -288,7 +314,6 @@ class OrderWorkflow(pulumi.ComponentResource):
             principal="events.amazonaws.com", source_arn=self.schedule.arn, opts=child)
         aws.cloudwatch.EventTarget(
             f"{name}-cleanup-target", rule=self.schedule.name, arn=self.cleanup.arn,
-            # A missed run is caught up by the next one (the query finds every stale order): no DLQ needed.
             retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(maximum_retry_attempts=2,
                                                                     maximum_event_age_in_seconds=3600),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]))

@@ -142,8 +142,10 @@ def test_each_step_and_the_cleanup_hold_exactly_their_grants(run_pulumi) -> None
     assert grants(run, "orders-workflow-charge") == {table_arn: {"dynamodb:GetItem", "dynamodb:UpdateItem"}}
     assert grants(run, "orders-workflow-receipt") == {table_arn: {"dynamodb:GetItem"}, receipts: {"s3:PutObject"}}
     assert grants(run, "orders-workflow-compensate") == {table_arn: {"dynamodb:GetItem", "dynamodb:UpdateItem"}}
+    failures = run.named("orders-workflow-cleanup-failures").outputs["arn"]
     assert grants(run, "orders-workflow-cleanup") == {f"{table_arn}/index/status-expiresAt": {"dynamodb:Query"},
-                                                      table_arn: {"dynamodb:UpdateItem"}}
+                                                      table_arn: {"dynamodb:UpdateItem"},
+                                                      failures: {"sqs:SendMessage"}}
 
 
 def test_charge_is_published_behind_an_alias_with_optional_provisioned_concurrency(run_pulumi) -> None:
@@ -176,6 +178,10 @@ def test_cleanup_runs_on_the_schedule_and_only_that_rule_may_invoke_it(run_pulum
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["sourceArn"] == rule.outputs["arn"]
     assert permission["function"] == cleanup.outputs["name"]
+    invoke = run.named("orders-workflow-cleanup-on-failure").inputs
+    assert invoke["functionName"] == cleanup.outputs["name"] and invoke["maximumRetryAttempts"] == 2
+    assert invoke["destinationConfig"]["onFailure"]["destination"] == run.named(
+        "orders-workflow-cleanup-failures").outputs["arn"]
 
 
 def test_links_give_the_pipeline_exactly_what_its_handlers_call(run_pulumi) -> None:
