@@ -8,12 +8,13 @@ the hourly cleanup, and the links the order pipeline's processor and GET /orders
          any failure ─> MarkFailed (dynamodb:updateItem) ─> Compensate λ ─> Fail
                         a failed undo ─> ParkCompensation (sqs:sendMessage) ─> compensation-failures queue (alarmed)
     EventBridge rate(1 hour) ─> cleanup λ ──Query status-expiresAt index, UpdateItem──> PENDING past expiry → EXPIRED
-    client ─GET /orders/{orderId}─> status λ ──GetItem (+ the receipt once CONFIRMED)
+    OrderPipeline's processor and GET function get `start_link()` / `status_link()` (GetItem + the receipt)
 
 The definition is planned by `components.order_states.plan_definition` (pure, hypothesis-tested) and checked by
 `check_definition` before the resource is declared. The state machine's role may invoke exactly the step
 functions the definition names (the charge step through its alias ARN), UpdateItem on the table, and send to
-the outbox and the compensation-failures queue; each step function's role has exactly what its handler calls (`step_statements`).
+the outbox and the compensation-failures queue; each step function's role has exactly what its handler calls
+(`step_statements`).
 """
 
 from __future__ import annotations
