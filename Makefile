@@ -27,3 +27,13 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# The stack's own graph served locally on moto: `make dev`, `make dev STACK=prod PORT=8080 AWS_PORT=5000`.
+# Ports 0 mean free ones; the URLs are printed and written to .dev/endpoints.json. Ctrl-C stops everything.
+STACK ?= dev
+PORT ?= 0
+AWS_PORT ?= 0
+TIME_SCALE ?= 1
+.PHONY: dev
+dev: $(STAMP)
+	$(PY) -m offline.local --stack $(STACK) --port $(PORT) --aws-port $(AWS_PORT) --time-scale $(TIME_SCALE)

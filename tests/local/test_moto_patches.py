@@ -1,0 +1,142 @@
+"""Contracts of the moto patches (offline/local/moto_patches.py) against the pinned moto.
+
+Each gap is shown to still exist in unpatched moto (when moto fixes one, its test fails: drop the patch), and
+the patched behaviour is checked in a fresh interpreter (patches are global; this process stays unpatched).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+from importlib.metadata import version
+
+import pytest
+
+from offline.local.moto_patches import BATCH_ACTIONS, post_policy_violation
+from offline.runtime import REPO_ROOT
+
+
+def test_moto_is_the_pinned_version() -> None:
+    assert version("moto") == "5.2.5"
+
+
+def test_gap_cognito_client_without_read_attributes_reads_nothing() -> None:
+    from moto.cognitoidp.models import CognitoIdpUserPoolClient
+
+    client = CognitoIdpUserPoolClient("us-east-1_x", False, {"ClientName": "c"})
+    assert client.get_readable_fields() == []
+
+
+def test_gap_only_some_services_resolve_resource_arns() -> None:
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.kinesis.responses import KinesisResponse
+    from moto.logs.responses import LogsResponse
+    from moto.ses.responses import EmailResponse
+    from moto.sqs.responses import SQSResponse
+
+    assert hasattr(SQSResponse, "_determine_resource")
+    for response in (KinesisResponse, CognitoIdpResponse, LogsResponse, DynamoHandler, EmailResponse):
+        assert not hasattr(response, "_determine_resource"), f"{response.__name__}: moto resolves ARNs now"
+
+
+def test_gap_batch_actions_are_checked_literally() -> None:
+    import inspect
+
+    from moto.iam import access_control
+
+    assert 'f"{self._service}:{action[0] if isinstance(action, list) else action}"' in inspect.getsource(
+        access_control.IAMRequestBase.__init__)
+    assert BATCH_ACTIONS["sqs:DeleteMessageBatch"] == "sqs:DeleteMessage"
+
+
+PATCHED = r'''
+import json
+from moto import mock_aws
+import boto3
+from offline.local import moto_patches
+applied = moto_patches.apply_all()
+from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.kinesis.responses import KinesisResponse
+from moto.logs.responses import LogsResponse
+from moto.dynamodb.responses import DynamoHandler
+with mock_aws():
+    idp = boto3.client("cognito-idp", region_name="us-east-1")
+    pool = idp.create_user_pool(PoolName="p", UsernameAttributes=["email"])["UserPool"]["Id"]
+    client = idp.create_user_pool_client(UserPoolId=pool, ClientName="c",
+                                         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+    idp.admin_create_user(UserPoolId=pool, Username="a@example.com", MessageAction="SUPPRESS",
+                          UserAttributes=[{"Name": "email", "Value": "a@example.com"},
+                                          {"Name": "email_verified", "Value": "true"}])
+    idp.admin_set_user_password(UserPoolId=pool, Username="a@example.com", Password="Passw0rd!x", Permanent=True)
+    token = idp.initiate_auth(AuthFlow="USER_PASSWORD_AUTH", ClientId=client,
+        AuthParameters={"USERNAME": "a@example.com", "PASSWORD": "Passw0rd!x"})["AuthenticationResult"]["IdToken"]
+    import base64
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+print(json.dumps({"applied": applied, "email": claims.get("email"), "verified": claims.get("email_verified"),
+                  "resolvers": [hasattr(c, "_determine_resource") for c in (CognitoIdpResponse, KinesisResponse,
+                                                                            LogsResponse, DynamoHandler)]}))
+'''
+
+
+def test_patched_moto_in_a_fresh_interpreter() -> None:
+    out = subprocess.run([sys.executable, "-c", PATCHED], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                         env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                              "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(result["applied"]) == {"cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
+                                      "iam_batch_actions_checked_as_aws_does",
+                                      "iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb"}
+    assert result["email"] == "a@example.com"
+    assert result["verified"] == "true"
+    assert result["resolvers"] == [True, True, True, True]
+
+
+def _signed_post(fields_override=None, *, key="uploads/me/a.csv", expires_in=900, max_bytes=100):
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    credential = "testing/20260101/us-east-1/s3/aws4_request"
+    policy = {"expiration": (now + datetime.timedelta(seconds=expires_in)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "conditions": [{"bucket": "b"}, {"key": key}, {"Content-Type": "text/csv"},
+                             ["content-length-range", 1, max_bytes], {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+                             {"x-amz-credential": credential}, {"x-amz-date": "20260101T000000Z"}]}
+    encoded = base64.b64encode(json.dumps(policy).encode()).decode()
+
+    def sign(k: bytes, m: str) -> bytes:
+        return hmac.new(k, m.encode(), hashlib.sha256).digest()
+
+    signing = sign(sign(sign(sign(b"AWS4testing", "20260101"), "us-east-1"), "s3"), "aws4_request")
+    fields = {"key": key, "Content-Type": "text/csv", "x-amz-algorithm": "AWS4-HMAC-SHA256",
+              "x-amz-credential": credential, "x-amz-date": "20260101T000000Z", "policy": encoded,
+              "x-amz-signature": hmac.new(signing, encoded.encode(), hashlib.sha256).hexdigest()}
+    fields.update(fields_override or {})
+    return fields, now
+
+
+def test_post_policy_accepts_the_signed_form() -> None:
+    fields, now = _signed_post()
+    assert post_policy_violation(fields, "b", 10, now) is None
+
+
+@pytest.mark.parametrize(("override", "size", "bucket", "reason"), [
+    ({"key": "uploads/other/a.csv"}, 10, "b", "Policy Condition failed"),
+    ({"Content-Type": "text/html"}, 10, "b", "Policy Condition failed"),
+    ({}, 1000, "b", "EntityTooLarge"),
+    ({}, 10, "other-bucket", "Policy Condition failed"),
+    ({"x-amz-signature": "0" * 64}, 10, "b", "SignatureDoesNotMatch"),
+    ({"acl": "public-read"}, 10, "b", "Extra input fields"),
+])
+def test_post_policy_refusals(override, size, bucket, reason) -> None:
+    fields, now = _signed_post(override)
+    assert reason in (post_policy_violation(fields, bucket, size, now) or "")
+
+
+def test_post_policy_expires() -> None:
+    fields, now = _signed_post()
+    assert "expired" in post_policy_violation(fields, "b", 10, now + datetime.timedelta(hours=1))

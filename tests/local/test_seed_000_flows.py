@@ -1,0 +1,66 @@
+"""Seed 000 over HTTP: registration -> welcome email, order -> receipt + email -> GET, presigned URL scope."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import requests
+
+from tests.local.conftest import wait_for
+
+
+def ses_sent_to(local, to: str) -> list[dict]:
+    return [m for m in local.ses_messages() if to in json.dumps(m)]
+
+
+def claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_register_then_sign_in_then_welcome_email(local) -> None:
+    email = f"ann-{uuid.uuid4().hex[:6]}@example.com"
+    sender = local.function("email-sender")
+    before = local.count(f"{sender}.deleted")
+    response = local.call("POST", "/register", json={"email": email, "password": "Correct-Horse-9", "name": "Ann"})
+    assert response.status_code == 201, response.text
+    assert response.json()["welcomeEmail"] == "queued"
+    tokens = local.tokens(email, "Correct-Horse-9")
+    assert local.call("GET", "/hello", tokens["IdToken"]).status_code == 200
+    wait_for(lambda: local.count(f"{sender}.deleted") > before, what="the welcome email job to be consumed")
+    sent = wait_for(lambda: ses_sent_to(local, email), what="a welcome email in SES")
+    assert "Welcome" in json.dumps(sent)
+    again = local.call("POST", "/register", json={"email": email, "password": "Correct-Horse-9", "name": "Ann"})
+    assert again.status_code == 409
+
+
+def test_order_receipt_email_and_get(local) -> None:
+    user = local.sign_in()
+    order = {"currency": "USD", "items": [{"sku": "A-1", "name": "Mug", "qty": 2, "unitPrice": "9.50"}]}
+    response = local.call("POST", "/orders", user["IdToken"], json=order, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert response.status_code == 202, response.text
+    order_id = response.json()["orderId"]
+    receipt = wait_for(lambda: (r := local.call("GET", f"/orders/{order_id}", user["IdToken"])).status_code == 200
+                       and r, timeout=30, what="the receipt")
+    assert receipt.json()["orderId"] == order_id
+    assert "19.00" in json.dumps(receipt.json())
+    wait_for(lambda: ses_sent_to(local, user["email"]), timeout=30, what="the order confirmation email")
+    other = local.sign_in()
+    assert local.call("GET", f"/orders/{order_id}", other["IdToken"]).status_code == 404
+
+
+def test_presigned_upload_url_is_scoped_to_the_callers_sub(local) -> None:
+    user = local.sign_in()
+    sub = claims(user["IdToken"])["sub"]
+    response = local.call("POST", "/uploads/url", user["IdToken"], json={"filename": "a.csv", "contentType": "text/csv"})
+    assert response.status_code == 200, response.text
+    post = response.json()
+    assert post["key"].startswith(f"uploads/{sub}/")
+    # The policy pins the key: the same signature cannot write under someone else's prefix.
+    other_fields = {**post["fields"], "key": "uploads/someone-else/x.csv"}
+    refused = requests.post(post["url"], data=other_fields, files={"file": ("x.csv", b"a,b\n")}, timeout=10)
+    assert refused.status_code == 403
+    accepted = requests.post(post["url"], data=post["fields"], files={"file": ("a.csv", b"a,b\n")}, timeout=10)
+    assert accepted.status_code in (200, 201, 204), accepted.text
