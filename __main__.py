@@ -7,7 +7,6 @@
                               ├─ POST /orders ──> SQS (+DLQ) ──> processor ──> Step Functions order workflow
                               │                   (orders table, receipt in S3, email outbox, hourly cleanup)
                               ├─ GET  /orders/{orderId} ──> orders table (caller's own: status, history, receipt)
-                              ├─ POST /profiles, GET /profiles/{id} ──> profiles table ──stream──> welcome email
                               └─ POST /uploads[/url], GET /uploads ──> S3 ──> Kinesis ──> consumer ──> S3
 """
 
@@ -20,7 +19,6 @@ from components import settings as stack_settings
 from components.email_sender import EmailSender
 from components.function import PythonFunction, PythonFunctionArgs
 from components.order_pipeline import OrderPipeline
-from components.profiles import Profiles
 from components.registration import UserRegistration, UserRegistrationArgs
 from components.secure_api import Route, SecureApi
 from components.upload_stream import UploadStream
@@ -46,10 +44,9 @@ registration = UserRegistration(
 )
 orders = OrderPipeline("orders", replace(stack.orders, email=email.producer_link()))
 uploads = UploadStream("uploads", stack.uploads)
-profiles = Profiles("profiles", replace(stack.profiles, email=email.producer_link()))
 
 # Routes are data: every flow's table goes to the one API, then the stage is built from the complete table.
-for flow in (registration, orders, uploads, profiles):
+for flow in (registration, orders, uploads):
     api.add_routes(flow.routes)
 api.deploy()
 
@@ -69,9 +66,6 @@ if orders.workflow is not None:
     pulumi.export("orders_table", orders.workflow.table_name)
     pulumi.export("order_state_machine_arn", orders.workflow.state_machine_arn)
     pulumi.export("orders_cleanup_function", orders.workflow.cleanup.function_name)
-pulumi.export("profiles_table", profiles.table_name)
-pulumi.export("profiles_welcome_function", profiles.welcome.function_name)
-pulumi.export("profiles_welcome_failures_url", profiles.failure_queue_url)
 pulumi.export("uploads_bucket", uploads.uploads_bucket)
 pulumi.export("processed_bucket", uploads.processed_bucket)
 pulumi.export("uploads_stream_name", uploads.stream_name)

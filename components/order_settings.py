@@ -5,6 +5,7 @@ Keys (namespace `secure-serverless:`, declared in Pulumi.yaml, read by `componen
 
 | key | default | meaning |
 | --- | --- | --- |
+| `ordersWorkflow` | true | the Step Functions order workflow; false keeps the single-Lambda order flow |
 | `ordersCleanupSchedule` | `rate(1 hour)` | EventBridge schedule of the stale-order cleanup |
 | `ordersPendingTimeoutSeconds` | 3600 | a PENDING order older than this may be expired by the cleanup |
 | `ordersRetentionDays` | 365 | DynamoDB TTL deletes an order this long after it was placed |
@@ -29,6 +30,7 @@ MONEY = re.compile(r"^(0|[1-9][0-9]{0,12})\.[0-9]{2}$")
 
 @dataclass(frozen=True)
 class WorkflowSettings:
+    enabled: bool = True
     cleanup_schedule: str = "rate(1 hour)"
     pending_timeout_seconds: int = 3600
     retention_days: int = 365
@@ -52,6 +54,7 @@ def read_workflow(reader: Any) -> WorkflowSettings:
     except ValueError as exc:
         reader._fail("ordersChargeProvisionedConcurrency", provisioned, str(exc))
     return WorkflowSettings(
+        enabled=reader.boolean("ordersWorkflow", True),
         cleanup_schedule=schedule,
         pending_timeout_seconds=reader.integer("ordersPendingTimeoutSeconds", 3600, 60, 604_800),
         retention_days=reader.integer("ordersRetentionDays", 365, 1, 3650),

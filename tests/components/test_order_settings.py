@@ -61,3 +61,12 @@ def test_the_keys_reach_the_workflow_and_profiles_args() -> None:
     bound = stack.with_account("111122223333")
     assert bound.orders.workflow.functions.account_id == "111122223333"
     assert bound.profiles.functions.account_id == "111122223333"
+
+
+def test_the_workflow_can_be_switched_off() -> None:
+    from components.settings import settings_from, stack_args
+
+    raw = {"ordersWorkflow": "false"}
+    stack = stack_args(settings_from(raw.get, project="secure-serverless", stack="dev", present_keys=raw))
+    assert stack.orders.workflow is None
+    assert stack_args(settings_from({}.get, project="secure-serverless", stack="dev")).orders.workflow is not None
