@@ -225,8 +225,7 @@ def test_every_alarm_notifies_the_configured_topic() -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:on-call"
     quiet, paged = run_stack("dev"), run_stack("dev", overrides={"alarmTopicArn": topic})
     alarms = paged.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    # email DLQ, orders DLQ, uploads failures, profiles welcome failures, compensation failures, workflow timeouts,
-    # cleanup failures
-    assert len(alarms) == 7
+    # email DLQ, orders DLQ, uploads failures, compensation failures, workflow timeouts, cleanup failures
+    assert len(alarms) == 6
     assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
     assert all(not a.inputs.get("alarmActions") for a in quiet.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
