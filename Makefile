@@ -1,11 +1,16 @@
 VENV ?= .venv
+PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: test preview lint bench clean
 
+# The program, handlers and tests use 3.11 syntax and stdlib (tomllib, typing.Self): say so instead of a traceback.
 $(PY):
-	python3 -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "error: Python >= 3.11 is required, '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing)." >&2; \
+	  echo "       Install 3.11+ and run e.g. 'make test PYTHON=python3.12'." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(PY) requirements.txt requirements-dev.txt policies/requirements.txt
 	$(PY) -m pip install -q --upgrade pip

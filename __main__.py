@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import settings as stack_settings
+from components.api_gateway_account import ApiGatewayAccount
 from components.email_sender import EmailSender
 from components.function import PythonFunction, PythonFunctionArgs
 from components.order_pipeline import OrderPipeline
@@ -31,7 +32,9 @@ functions = stack.functions
 
 # The pool was created inside SecureApi "api" before it became its own component: same children, same URNs.
 users = UserPool("api", stack.user_pool, moved_from=pulumi.resource.create_urn("api", "app:components:SecureApi"))
-api = SecureApi("api", stack.api.with_user_pools(users.arn))
+# The stage's access logs need the account's API Gateway CloudWatch role; one stack per account manages it.
+account = ApiGatewayAccount("apigateway-account", stack.api_account) if stack.api_account else None
+api = SecureApi("api", replace(stack.api.with_user_pools(users.arn), stage_depends_on=[account] if account else []))
 
 health = PythonFunction("health", PythonFunctionArgs(handler="health", defaults=functions))
 hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", defaults=functions))
@@ -59,6 +62,7 @@ pulumi.export("email_queue_url", email.queue_url)
 pulumi.export("email_dlq_url", email.dlq_url)
 pulumi.export("email_configuration_set", email.configuration_set_name)
 pulumi.export("email_dkim_tokens", email.dkim_tokens)
+pulumi.export("email_verified_for_sending", email.verified_for_sending)
 pulumi.export("orders_queue_url", orders.queue_url)
 pulumi.export("orders_dlq_url", orders.dlq_url)
 pulumi.export("receipts_bucket", orders.receipts_bucket)

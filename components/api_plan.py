@@ -38,6 +38,8 @@ class RouteSpec:
     public: bool = False
     request_schema: str | None = None
     api_key_required: bool = False
+    # Step 1 of removing a route (README "Removing a route"): still planned, answered 410 by API Gateway itself.
+    retired: bool = False
 
     @property
     def key(self) -> str:
@@ -146,7 +148,8 @@ def plan_routes(routes: Sequence[RouteSpec], *, api_keys_enabled: bool = True) -
             raise ValueError(f"route {route.key!r} requires an API key but the stack's usage plan is disabled")
         for parent in _parent_paths(route.path):
             resource_paths.setdefault(parent, None)
-        methods_by_path.setdefault(route.path, []).append(route.method)
+        # A retired method is no longer advertised to browsers.
+        methods_by_path.setdefault(route.path, []).extend([] if route.retired else [route.method])
         methods.append(
             PlannedMethod(
                 route=route,
@@ -179,6 +182,7 @@ def deployment_fingerprint(plan: ApiPlan, function_keys: Mapping[str, str], extr
                     "apiKey": m.route.api_key_required,
                     "schema": m.route.request_schema,
                     "function": function_keys.get(m.route.key),
+                    "retired": m.route.retired,
                 }
                 for m in plan.methods
             ],

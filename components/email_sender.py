@@ -271,6 +271,9 @@ class EmailSender(pulumi.ComponentResource):
         self.dkim_tokens = self.identity.dkim_signing_attributes.apply(
             lambda attributes: list((attributes.tokens if attributes else None) or [])
         )
+        # SES's VerifiedForSendingStatus as of the last `up` or `refresh`: false until the address's link is clicked
+        # or the domain's DKIM records resolve (then `pulumi refresh` reads true).
+        self.verified_for_sending = self.identity.verified_for_sending_status
         self.register_outputs(
             {
                 "queue_url": self.queue_url,
@@ -279,6 +282,7 @@ class EmailSender(pulumi.ComponentResource):
                 "identity_arn": self.identity_arn,
                 "configuration_set_name": self.configuration_set_name,
                 "dkim_tokens": self.dkim_tokens,
+                "verified_for_sending": self.verified_for_sending,
             }
         )
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_aws as aws
@@ -97,6 +98,30 @@ def gateway_response_parameters(origins: Sequence[str]) -> dict[str, str]:
     }
 
 
+def localstack_invoke_url(endpoint: str, api_id: str, stage: str) -> str:
+    """LocalStack serves a REST API stage at http://<id>.execute-api.localhost.localstack.cloud:<edge port>/<stage>
+    (its AWS-style host; the provider's invoke_url names the AWS domain, which does not resolve to LocalStack)."""
+    parsed = urlsplit(endpoint)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.scheme}://{api_id}.execute-api.localhost.localstack.cloud:{port}/{stage}"
+
+
+# The authorizer's and the validator's inputs: the resources are created from these and the deployment fingerprint
+# covers them, because API Gateway serves authorizer and validator settings from the deployment snapshot too.
+AUTHORIZER_SETTINGS: Mapping[str, Any] = {
+    "name": "CognitoAuthorizer",
+    "type": "COGNITO_USER_POOLS",
+    "identity_source": "method.request.header.Authorization",
+}
+VALIDATOR_SETTINGS: Mapping[str, Any] = {
+    "name": "body-and-parameters",
+    "validate_request_body": True,
+    "validate_request_parameters": True,
+}
+GONE_STATUS = "410"
+GONE_TEMPLATE = '{"error":{"code":"GONE","message":"This route has been removed."}}'
+
+
 class RouteTarget(Protocol):
     """Anything API Gateway can proxy to: a PythonFunction, or any Lambda with these two outputs."""
 
@@ -111,22 +136,30 @@ class RouteTarget(Protocol):
 class Route:
     method: str
     path: str
-    function: RouteTarget
+    function: RouteTarget | None
     public: bool = False
     request_schema: str | None = None
     api_key_required: bool = False
     # Names the target in the redeploy fingerprint; defaults to the target's Pulumi resource name.
     label: str | None = None
+    # Step 1 of removing a route: keep it in the table with retired=True (function may be None) and `pulumi up`;
+    # API Gateway then answers 410 itself and the function's permission goes. Step 2: delete the route. In one step
+    # the new deployment would still serve the route (deletes run after the snapshot) without its permission.
+    retired: bool = False
 
     def __post_init__(self) -> None:
+        if self.function is None and not self.retired:
+            raise ValueError(f"route {self.method} {self.path}: a route that is not retired needs a function")
         self.target_label  # noqa: B018 (raises now, not at deploy)
 
     @property
     def spec(self) -> RouteSpec:
-        return RouteSpec(self.method, self.path, self.public, self.request_schema, self.api_key_required)
+        return RouteSpec(self.method, self.path, self.public, self.request_schema, self.api_key_required, self.retired)
 
     @property
     def target_label(self) -> str:
+        if self.retired:
+            return "retired"
         if self.label:
             return self.label
         if isinstance(self.function, pulumi.Resource):
@@ -156,6 +189,12 @@ class SecureApiArgs:
     endpoint_type: str = "REGIONAL"
     rest_api_args: Mapping[str, Any] = field(default_factory=dict)
     stage_args: Mapping[str, Any] = field(default_factory=dict)
+    # What the stage must wait for, e.g. the account's CloudWatch Logs role (ApiGatewayAccount): API Gateway
+    # refuses a stage with access logs until the account has one.
+    stage_depends_on: Sequence[pulumi.Resource] = ()
+    # LocalStack's edge URL (e.g. http://localhost:4566) when the provider's apigateway endpoint points there:
+    # `url` is then LocalStack's form, http://<api id>.execute-api.localhost.localstack.cloud:<port>/<stage>.
+    local_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cors_origins:
@@ -220,23 +259,16 @@ class SecureApi(pulumi.ComponentResource):
         self.authorizer = (
             aws.apigateway.Authorizer(
                 f"{name}-authorizer",
-                name="CognitoAuthorizer",
                 rest_api=self.rest_api.id,
-                type="COGNITO_USER_POOLS",
                 provider_arns=list(args.user_pool_arns),
-                identity_source="method.request.header.Authorization",
+                **AUTHORIZER_SETTINGS,
                 opts=child,
             )
             if args.user_pool_arns
             else None
         )
         self.validator = aws.apigateway.RequestValidator(
-            f"{name}-validator",
-            name="body-and-parameters",
-            rest_api=self.rest_api.id,
-            validate_request_body=True,
-            validate_request_parameters=True,
-            opts=child,
+            f"{name}-validator", rest_api=self.rest_api.id, **VALIDATOR_SETTINGS, opts=child
         )
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
@@ -293,13 +325,20 @@ class SecureApi(pulumi.ComponentResource):
                 "gateway_responses": [gateway_response_templates(), gateway_response_parameters(args.cors_origins)],
                 "preflight": [preflight_response_template(args.cors_origins)]
                 + [preflight_response_parameters(p.allowed_methods) for p in plan.preflights],
+                "authorizer": dict(AUTHORIZER_SETTINGS) if self.authorizer is not None else None,
+                "validator": dict(VALIDATOR_SETTINGS),
+                "gone": GONE_TEMPLATE,
             },
         )
+        triggers: dict[str, pulumi.Input[str]] = {"redeployment": fingerprint}
+        if args.user_pool_arns:
+            # The pools the authorizer trusts are outputs: a replaced pool redeploys the stage too.
+            triggers["authorizer-pools"] = pulumi.Output.all(*args.user_pool_arns).apply(lambda arns: ",".join(arns))
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=self.rest_api.id,
             description=f"routes {fingerprint[:12]}",
-            triggers={"redeployment": fingerprint},
+            triggers=triggers,
             opts=pulumi.ResourceOptions(parent=self, depends_on=served),
         )
         self.stage = aws.apigateway.Stage(
@@ -315,7 +354,7 @@ class SecureApi(pulumi.ComponentResource):
                 "tags": dict(args.tags),
                 **args.stage_args,
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.stage_depends_on)),
         )
         aws.apigateway.MethodSettings(
             f"{name}-method-settings",
@@ -335,7 +374,11 @@ class SecureApi(pulumi.ComponentResource):
             self.api_key_id = self._create_usage_plan()
 
         self.deployment_fingerprint = fingerprint
-        self.url = self.stage.invoke_url
+        self.url = (
+            self.stage.invoke_url
+            if args.local_endpoint is None
+            else self.rest_api.id.apply(lambda api_id: localstack_invoke_url(args.local_endpoint, api_id, args.stage_name))
+        )
         self.curl_example = pulumi.Output.concat('curl -H "Authorization: Bearer $ID_TOKEN" ', self.url, "/hello")
         self.register_outputs({"url": self.url, "curl_example": self.curl_example})
         return self.stage
@@ -373,14 +416,14 @@ class SecureApi(pulumi.ComponentResource):
     def _create_method(
         self,
         planned: PlannedMethod,
-        function: RouteTarget,
+        function: RouteTarget | None,
         resource_ids: dict[str, pulumi.Input[str]],
         models: dict[str, aws.apigateway.Model],
     ) -> list[pulumi.Resource]:
         route = planned.route
         label = f"{self._name}-{route.method}-{route.path}"
         child = pulumi.ResourceOptions(parent=self)
-        schema = route.request_schema
+        schema = None if route.retired else route.request_schema
         method = aws.apigateway.Method(
             f"{label}-method",
             rest_api=self.rest_api.id,
@@ -394,6 +437,11 @@ class SecureApi(pulumi.ComponentResource):
             request_validator_id=self.validator.id if (schema or planned.path_parameters) else None,
             opts=child,
         )
+        # An integration's id is its method (agi-<api>-<resource>-<METHOD>) and `type` is ForceNew: replaced
+        # create-before-delete, the old half's DeleteIntegration would remove the new one. Delete first.
+        replace_in_place = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+        if route.retired:
+            return [method, *self._gone(label, method, resource_ids[route.path], replace_in_place)]
         integration = aws.apigateway.Integration(
             f"{label}-integration",
             rest_api=self.rest_api.id,
@@ -402,7 +450,7 @@ class SecureApi(pulumi.ComponentResource):
             type="AWS_PROXY",
             integration_http_method="POST",
             uri=function.invoke_arn,
-            opts=child,
+            opts=replace_in_place,
         )
         permission = aws.lambda_.Permission(
             f"{label}-permission",
@@ -415,6 +463,38 @@ class SecureApi(pulumi.ComponentResource):
             opts=child,
         )
         return [method, integration, permission]
+
+    def _gone(self, label: str, method: aws.apigateway.Method, resource_id: pulumi.Input[str],
+              integration_opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        """A retired route: API Gateway answers 410 with the usual error body, no function behind it."""
+        child = pulumi.ResourceOptions(parent=self)
+        integration = aws.apigateway.Integration(
+            f"{label}-integration",
+            rest_api=self.rest_api.id,
+            resource_id=resource_id,
+            http_method=method.http_method,
+            type="MOCK",
+            request_templates={"application/json": f'{{"statusCode": {GONE_STATUS}}}'},
+            opts=integration_opts,
+        )
+        method_response = aws.apigateway.MethodResponse(
+            f"{label}-gone-response",
+            rest_api=self.rest_api.id,
+            resource_id=resource_id,
+            http_method=method.http_method,
+            status_code=GONE_STATUS,
+            opts=child,
+        )
+        integration_response = aws.apigateway.IntegrationResponse(
+            f"{label}-gone-integration-response",
+            rest_api=self.rest_api.id,
+            resource_id=resource_id,
+            http_method=method.http_method,
+            status_code=method_response.status_code,
+            response_templates={"application/json": GONE_TEMPLATE},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[integration]),
+        )
+        return [integration, method_response, integration_response]
 
     def _create_preflight(
         self, path: str, allowed_methods: Sequence[str], resource_ids: dict[str, pulumi.Input[str]]
@@ -445,7 +525,7 @@ class SecureApi(pulumi.ComponentResource):
             http_method=method.http_method,
             type="MOCK",
             request_templates={"application/json": '{"statusCode": 200}'},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         method_response = aws.apigateway.MethodResponse(
             f"{label}-method-response",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .api_gateway_account import ApiGatewayAccountArgs
 from .email_sender import EmailSenderArgs
 from .function import FunctionDefaults
 from .limits import (
@@ -34,17 +35,26 @@ from .naming import Naming
 from .order_pipeline import OrderPipelineArgs
 from .order_settings import WorkflowSettings, read_workflow
 from .order_workflow import OrderWorkflowArgs
+from .paths import HANDLERS_DIR
 from .profiles import ProfilesArgs
 from .secure_api import SecureApiArgs
 from .upload_stream import UploadStreamArgs
 from .user_pool import UserPoolArgs
 
 __all__ = ["ARCHITECTURES", "AUTH_FLOWS", "LOG_RETENTION_DAYS", "MFA_MODES", "QUOTA_PERIODS", "STARTING_POSITIONS",
-           "ConfigError", "Settings", "StackArgs", "load", "settings_from", "stack_args"]
+           "ConfigError", "Settings", "StackArgs", "check_email_deliverable", "load", "placeholder_email_keys",
+           "settings_from", "stack_args"]
 
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1")
+# Domains reserved for documentation (RFC 2606): SES can never verify them, so mail "from" them never leaves.
+PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")
+# One Lambda function per handler module (STYLE.md: one handler per file): the count reservations multiply by.
+APP_FUNCTIONS = tuple(sorted(p.stem for p in HANDLERS_DIR.glob("*.py") if p.stem != "__init__"))
+# AWS keeps this many concurrent executions unreserved per account and region: PutFunctionConcurrency fails
+# ("... decreases account's UnreservedConcurrentExecution below its minimum value of [100]").
+MIN_UNRESERVED_CONCURRENCY = 100
 
 
 class ConfigError(ValueError):
@@ -149,6 +159,8 @@ class Settings:
     tags: Mapping[str, str] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
+    manage_api_gateway_account: bool = True
+    lambda_concurrency_limit: int = 1000
 
     @property
     def alarm_actions(self) -> tuple[str, ...]:
@@ -446,7 +458,11 @@ def settings_from(
         tags={"project": project, "stack": stack, "environment": environment, **tags},
         alarm_topic_arn=reader.text("alarmTopicArn", None, _SNS_TOPIC_ARN, "an SNS topic ARN"),
         workflow=read_workflow(reader),
+        manage_api_gateway_account=reader.boolean("manageApiGatewayAccount", True),
+        lambda_concurrency_limit=reader.integer("lambdaConcurrencyLimit", 1000, 1, 10_000_000),
     )
+    _check_reserved_concurrency(reader, settings.lambda_defaults.reserved_concurrency,
+                                settings.lambda_concurrency_limit, len(APP_FUNCTIONS))
     if production and settings.force_destroy_buckets:
         reader._fail("forceDestroyBuckets", True, "production buckets are never force-destroyed")
     for key in sorted(set(present_keys) - reader.read_keys):
@@ -455,6 +471,54 @@ def settings_from(
     if reader.errors:
         raise ConfigError(f"stack {stack!r} has invalid configuration:\n  - " + "\n  - ".join(reader.errors))
     return settings
+
+
+def _check_reserved_concurrency(reader: _Reader, reserved: int | None, limit: int, functions: int) -> None:
+    """Reservations of all the stack's functions must leave 100 of the account's concurrency unreserved.
+
+    Every function of this app takes the stack value (no PythonFunctionArgs.reserved_concurrency override:
+    tests/test_deployable.py asserts each function's value); an override would have to be counted here."""
+    if reserved is None:
+        return
+    if limit <= MIN_UNRESERVED_CONCURRENCY:
+        reader._fail("lambdaReservedConcurrency", reserved,
+                     f"an account whose concurrency limit is {limit} (lambdaConcurrencyLimit; new accounts may have "
+                     f"10) cannot reserve any: AWS keeps {MIN_UNRESERVED_CONCURRENCY} unreserved. Leave it unset or "
+                     "request a quota increase")
+    elif functions * reserved > limit - MIN_UNRESERVED_CONCURRENCY:
+        reader._fail("lambdaReservedConcurrency", reserved,
+                     f"{functions} functions x {reserved} = {functions * reserved} reserved would leave "
+                     f"{limit - functions * reserved} of the account's {limit} concurrent executions "
+                     f"(lambdaConcurrencyLimit) unreserved; AWS requires {MIN_UNRESERVED_CONCURRENCY}, so at most "
+                     f"{(limit - MIN_UNRESERVED_CONCURRENCY) // functions} per function")
+
+
+def placeholder_email_keys(settings: Settings) -> dict[str, str]:
+    """Config keys whose email identity is a documentation placeholder (example.com/.org/.net or a subdomain)."""
+    found = {}
+    for key, value in (("emailSender", settings.email.sender), ("emailDomain", settings.email.domain)):
+        domain = (value or "").rpartition("@")[2].lower()
+        if domain and any(domain == d or domain.endswith("." + d) for d in PLACEHOLDER_DOMAINS):
+            found[key] = value
+    return found
+
+
+def check_email_deliverable(settings: Settings, *, dry_run: bool, warn: Callable[[str], None]) -> None:
+    """Outside the local stack a placeholder sender/domain means every email ends in the DLQ while /register
+    reports success: `pulumi preview` warns (CI previews the committed stack files), `pulumi up` stops here,
+    before any resource, with a ConfigError naming the key(s)."""
+    if settings.environment == "local":
+        return
+    found = placeholder_email_keys(settings)
+    if not found:
+        return
+    problems = [f"{settings.project}:{key} = {value!r}: a placeholder domain SES can never verify; set an address "
+                f"or domain you control (`pulumi config set {key} ...`, README \"Email\")" for key, value in found.items()]
+    if dry_run:
+        for problem in problems:
+            warn(f"stack {settings.stack!r}: {problem}; `pulumi up` will refuse it")
+        return
+    raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(problems))
 
 
 def _retention(reader: _Reader) -> int:
@@ -480,15 +544,18 @@ class StackArgs:
     orders: OrderPipelineArgs
     uploads: UploadStreamArgs
     profiles: ProfilesArgs
+    # None when another stack manages the account-wide API Gateway CloudWatch role (manageApiGatewayAccount).
+    api_account: ApiGatewayAccountArgs | None = None
 
     def with_account(self, account_id: Any) -> StackArgs:
         """Every function of the stack trusts this account: one lookup per stack, passed down."""
         functions = self.functions.with_account(account_id)
         workflow = self.orders.workflow and replace(self.orders.workflow, functions=functions)
+        api_account = replace(self.api_account, account_id=account_id) if self.api_account else None
         return replace(self, functions=functions, email=replace(self.email, functions=functions),
                        orders=replace(self.orders, functions=functions, workflow=workflow),
                        uploads=replace(self.uploads, functions=functions),
-                       profiles=replace(self.profiles, functions=functions))
+                       profiles=replace(self.profiles, functions=functions), api_account=api_account)
 
 
 # Which config key an Args error is about: (words of the error message, config key). First match wins per key.
@@ -651,7 +718,8 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
     ))
     if errors:
         raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(errors))
-    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, profiles)
+    api_account = ApiGatewayAccountArgs(naming=settings.naming, tags=tags) if settings.manage_api_gateway_account else None
+    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, profiles, api_account)
 
 
 def load_settings() -> Settings:
@@ -666,7 +734,24 @@ def load_settings() -> Settings:
     return settings_from(config.get, project=project, stack=stack, present_keys=present)
 
 
+def localstack_endpoint(endpoints: Any) -> str | None:
+    """The provider's apigateway endpoint (`aws:endpoints`) when it points at a local emulator, else None."""
+    from urllib.parse import urlsplit
+
+    for entry in endpoints or []:
+        url = (entry or {}).get("apigateway") if isinstance(entry, dict) else None
+        if url and (urlsplit(url).hostname or "") in (*_LOCAL_HOSTS, "localhost.localstack.cloud"):
+            return url
+    return None
+
+
 def load() -> StackArgs:
     """This stack's config, validated and mapped to every component's Args (ConfigError names stack + keys).
     Pass the stack's one caller-identity lookup down with `.with_account(...)`."""
-    return stack_args(load_settings())
+    import pulumi
+
+    settings = load_settings()
+    check_email_deliverable(settings, dry_run=pulumi.runtime.is_dry_run(), warn=pulumi.log.warn)
+    args = stack_args(settings)
+    endpoint = localstack_endpoint(pulumi.Config("aws").get_object("endpoints"))
+    return replace(args, api=replace(args.api, local_endpoint=endpoint)) if endpoint else args

@@ -343,6 +343,7 @@ DOCUMENTED: dict[str, tuple[Documented, ...]] = {
 # Types the stacks create with nothing botocore can check (no constrained parameter), and why.
 NOTHING_TO_CHECK: dict[str, str] = {
     "aws:apigateway/methodSettings:MethodSettings": "sent as UpdateStage JSON-patch operations (free strings)",
+    "aws:apigateway/account:Account": "sent as UpdateAccount JSON-patch operations (free strings)",
 }
 
 # Required members that reach AWS from somewhere other than the mapped property (ids of parent resources, the

@@ -133,7 +133,9 @@ def _stream(inputs: dict, name: str) -> tuple[str, dict]:
 
 def _ses_identity(inputs: dict, name: str) -> tuple[str, dict]:
     identity = inputs.get("emailIdentity") or inputs.get("email") or inputs.get("domain") or name
-    return identity, {"arn": _arn("ses", f"identity/{identity}")}
+    # CreateEmailIdentity answers VerifiedForSendingStatus false: nothing is verified until the link is
+    # clicked or the DKIM records resolve (read again by `pulumi refresh`).
+    return identity, {"arn": _arn("ses", f"identity/{identity}"), "verifiedForSendingStatus": False}
 
 
 def _ses_config_set(inputs: dict, name: str) -> tuple[str, dict]:

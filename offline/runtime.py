@@ -43,6 +43,7 @@ class RecordedResource:
     property_dependencies: dict[str, tuple[str, ...]]
     protect: bool = False
     retain_on_delete: bool = False
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -117,6 +118,7 @@ class RecordingMonitor(MockMonitor):
                     property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items()},
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return resources
@@ -170,10 +172,12 @@ def run_program(
     project: str,
     stack: str,
     config: dict[str, str] | None = None,
-    preview: bool = False,
+    preview: bool = True,
     mocks: pulumi.runtime.Mocks | None = None,
 ) -> ProgramRun:
-    """Run `program` under mocks on a fresh event loop and runtime state; return the recorded graph."""
+    """Run `program` under mocks on a fresh event loop and runtime state; return the recorded graph.
+
+    A preview (`pulumi.runtime.is_dry_run()` True) unless `preview=False`, which runs it as `pulumi up` does."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -214,10 +218,14 @@ def run_stack(
     stack: str,
     *,
     overrides: dict[str, Any] | None = None,
-    preview: bool = False,
+    preview: bool = True,
     root: Path = REPO_ROOT,
 ) -> ProgramRun:
-    """Evaluate `__main__.py` for one stack file, exactly as `pulumi preview -s <stack>` would feed it."""
+    """Evaluate `__main__.py` for one stack file, exactly as `pulumi preview -s <stack>` would feed it.
+
+    `preview=False` runs it as `pulumi up` does (`pulumi.runtime.is_dry_run()` is False): what the program refuses
+    only at deployment time (placeholder email identities, issue 9 finding 6) is tested that way.
+    """
     project, config = stack_config(stack, root, overrides)
     main = root / "__main__.py"
     return run_program(

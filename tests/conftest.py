@@ -62,10 +62,12 @@ def recording_mocks() -> RecordingMocks:
 
 @pytest.fixture
 def run_pulumi(recording_mocks: RecordingMocks) -> Callable[..., ProgramRun]:
-    """Run an arbitrary program function under fresh recording mocks: `run_pulumi(fn, stack="dev", config=...)`."""
+    """Run an arbitrary program function under fresh recording mocks: `run_pulumi(fn, stack="dev", config=...)`.
+
+    A preview by default, like `run_stack`; `preview=False` is `pulumi up` (`pulumi.runtime.is_dry_run()` False)."""
 
     def run(program: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] | None = None,
-            preview: bool = False) -> ProgramRun:
+            preview: bool = True) -> ProgramRun:
         project, stack_values = stack_config(stack, REPO_ROOT, config)
         return run_program(program, project=project, stack=stack, config=stack_values, preview=preview,
                            mocks=recording_mocks)

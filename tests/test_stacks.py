@@ -12,8 +12,9 @@ from tests.graph import PERMISSION, as_list, dependency, routes
 
 STACKS = stacks()
 PUBLIC_ROUTES = {"GET /health", "POST /register"}
-WILDCARD_ONLY = {a.lower() for service in ("xray", "kinesis", "dynamodb")
-                 for a in get_actions_that_support_wildcard_arns_only(service)}
+WILDCARD_ONLY = {
+    a.lower() for service in ("xray", "kinesis", "logs", "dynamodb")
+    for a in get_actions_that_support_wildcard_arns_only(service)}
 
 
 def test_the_three_stacks_exist() -> None:
@@ -210,14 +211,13 @@ def test_local_stack_sends_every_service_the_program_uses_to_localstack() -> Non
         module, kind = resource.type.split(":")[1].split("/")
         if module == "cloudwatch":
             # aws.cloudwatch.EventRule/EventTarget are EventBridge's API, not CloudWatch's.
-            needed.add("cloudwatchlogs" if kind.startswith("logGroup") else
-                       "events" if kind.startswith("event") else "cloudwatch")
+            needed.add("logs" if kind.startswith("logGroup") else "events" if kind.startswith("event") else "cloudwatch")
         else:
             needed.add(ENDPOINT_FOR_MODULE[module])
     assert needed <= set(endpoints), needed - set(endpoints)
     assert config["aws:region"] == "us-east-1"
     assert (config["aws:accessKey"], config["aws:secretKey"]) == ("test", "test")
-    assert config["aws:skipCredentialsValidation"] and config["aws:skipRequestingAccountId"]
+    assert config["aws:skipCredentialsValidation"] and "aws:skipRequestingAccountId" not in config
     assert config["aws:s3UsePathStyle"] is True
 
 

@@ -1,0 +1,134 @@
+"""Issue 9 findings 6 and 7 and LocalStack's api_url: what `pulumi up` would otherwise let through, refused by
+the program before any resource, with a config error naming the key."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components import settings as stack_settings
+from components.settings import ConfigError
+from offline.runtime import run_stack
+
+
+class CountingWarnings:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __call__(self, message: str, *args, **kwargs) -> None:
+        self.messages.append(message)
+
+
+@pytest.fixture
+def warnings(monkeypatch: pytest.MonkeyPatch) -> CountingWarnings:
+    counter = CountingWarnings()
+    monkeypatch.setattr(pulumi.log, "warn", counter)
+    return counter
+
+
+# ------------------------------------------------------------------------- finding 6: placeholder email identity
+
+
+@pytest.mark.parametrize(("stack", "keys"), [("dev", ["emailSender"]), ("prod", ["emailSender", "emailDomain"])])
+def test_up_refuses_a_placeholder_sender_or_domain_before_any_resource(stack, keys, monkeypatch) -> None:
+    from pulumi.runtime import mocks
+
+    registered = []
+    original = mocks.MockMonitor.RegisterResource
+
+    def register(self, request):  # noqa: N802
+        registered.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(mocks.MockMonitor, "RegisterResource", register)
+    with pytest.raises(ConfigError) as error:
+        run_stack(stack, preview=False)
+    for key in keys:
+        assert f"secure-serverless:{key} = " in str(error.value)
+    assert "placeholder" in str(error.value) and f"stack {stack!r}" in str(error.value)
+    assert [t for t in registered if t != "pulumi:pulumi:Stack"] == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_preview_only_warns_about_a_placeholder_so_ci_can_preview_the_stack_files(stack, warnings) -> None:
+    run = run_stack(stack, preview=True)
+    assert run.of_type("aws:sesv2/emailIdentity:EmailIdentity")
+    assert any("emailSender" in m and "pulumi up" in m for m in warnings.messages)
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    ({"emailSender": "ops@mail.example.org"}, "emailSender"),
+    ({"emailSender": "ops@example.net"}, "emailSender"),
+    ({"emailDomain": "shop.example.com", "emailSender": "ops@shop.example.com"}, "emailDomain"),
+])
+def test_every_reserved_documentation_domain_is_refused(overrides, key) -> None:
+    with pytest.raises(ConfigError, match=f"secure-serverless:{key} = "):
+        run_stack("dev", overrides=overrides, preview=False)
+
+
+def test_a_real_sender_deploys_and_the_identitys_verification_status_is_an_output(warnings) -> None:
+    run = run_stack("dev", overrides={"emailSender": "ops@mail.acme-shop.io"}, preview=False)
+    (identity,) = run.of_type("aws:sesv2/emailIdentity:EmailIdentity")
+    assert identity.inputs["emailIdentity"] == "ops@mail.acme-shop.io"
+    # What CreateEmailIdentity answers for a new identity: not verified until the link is clicked.
+    assert run.stack_outputs["email_verified_for_sending"] is False
+    assert not warnings.messages
+
+
+def test_the_local_stack_keeps_its_placeholder(warnings) -> None:
+    run = run_stack("local", preview=False)
+    assert run.of_type("aws:sesv2/emailIdentity:EmailIdentity")
+    assert not warnings.messages
+
+
+# ------------------------------------------------------------------------------ finding 7: reserved concurrency
+
+
+def test_the_function_count_reservations_multiply_by_is_the_stacks() -> None:
+    assert len(run_stack("dev").of_type("aws:lambda/function:Function")) == len(stack_settings.APP_FUNCTIONS) == 12
+
+
+def test_reservations_that_leave_fewer_than_100_unreserved_are_refused_naming_the_key() -> None:
+    # 12 x 76 = 912 > 1000 - 100: AWS would fail the 12th PutFunctionConcurrency mid-deployment.
+    with pytest.raises(ConfigError, match=r"secure-serverless:lambdaReservedConcurrency = 76: 12 functions x 76 = 912"):
+        run_stack("dev", overrides={"lambdaReservedConcurrency": 76})
+
+
+def test_reservations_that_fit_the_account_are_applied_to_every_function() -> None:
+    run = run_stack("dev", overrides={"lambdaReservedConcurrency": 75})  # 900 <= 1000 - 100
+    assert {f.inputs["reservedConcurrentExecutions"] for f in run.of_type("aws:lambda/function:Function")} == {75}
+    bigger = run_stack("dev", overrides={"lambdaReservedConcurrency": 100, "lambdaConcurrencyLimit": 5000})
+    assert {f.inputs["reservedConcurrentExecutions"] for f in bigger.of_type("aws:lambda/function:Function")} == {100}
+
+
+def test_an_account_whose_limit_is_10_cannot_reserve_anything() -> None:
+    with pytest.raises(ConfigError, match=r"lambdaReservedConcurrency = 1: an account whose concurrency limit is 10"):
+        run_stack("dev", overrides={"lambdaReservedConcurrency": 1, "lambdaConcurrencyLimit": 10})
+    run = run_stack("dev", overrides={"lambdaConcurrencyLimit": 10})  # unset: nothing reserved, nothing refused
+    assert all(f.inputs.get("reservedConcurrentExecutions") in (None, -1)
+               for f in run.of_type("aws:lambda/function:Function"))
+
+
+# ------------------------------------------------------------------------------------- LocalStack's api_url
+
+
+def test_the_local_stack_exports_localstacks_url_and_the_others_aws(warnings) -> None:
+    local = run_stack("local")
+    (api,) = local.of_type("aws:apigateway/restApi:RestApi")
+    assert local.stack_outputs["api_url"] == f"http://{api.id}.execute-api.localhost.localstack.cloud:4566/local"
+    dev = run_stack("dev")
+    (dev_api,) = dev.of_type("aws:apigateway/restApi:RestApi")
+    assert dev.stack_outputs["api_url"] == f"https://{dev_api.id}.execute-api.us-east-1.amazonaws.com/dev"
+
+
+def test_only_a_local_apigateway_endpoint_switches_the_url_form() -> None:
+    from components.secure_api import localstack_invoke_url
+    from components.settings import localstack_endpoint
+
+    assert localstack_endpoint([{"apigateway": "http://localhost:4566", "s3": "http://localhost:4566"}]) == (
+        "http://localhost:4566")
+    assert localstack_endpoint([{"apigateway": "http://localhost.localstack.cloud:4566"}])
+    assert localstack_endpoint([{"apigateway": "https://apigateway.us-east-1.amazonaws.com"}]) is None
+    assert localstack_endpoint([{"s3": "http://localhost:4566"}]) is None and localstack_endpoint(None) is None
+    assert localstack_invoke_url("http://127.0.0.1:4567", "abc123", "local") == (
+        "http://abc123.execute-api.localhost.localstack.cloud:4567/local")
