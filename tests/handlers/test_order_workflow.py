@@ -36,7 +36,7 @@ from components.order_states import (
 )
 from handlers.common.validation import load_schema, validate
 from tests.events import ACCOUNT_ID, REGION, LambdaContext, cognito_claims, sqs_event_from_messages
-from tests.handlers.test_orders_submit import create_queue, order_body, post_order, queued
+from tests.handlers.test_orders_submit import create_idempotency_table, create_queue, order_body, post_order, queued
 
 TABLE = "orders-test"
 BUCKET = "receipts-test"
@@ -195,7 +195,8 @@ def workflow(monkeypatch: pytest.MonkeyPatch, load_handler) -> Iterator[Workflow
         sqs = boto3.client("sqs", region_name=REGION)
         orders_arn = sqs.get_queue_attributes(QueueUrl=orders_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"]
-        submit = load_handler("orders_submit", {"ORDERS_QUEUE_URL": orders_url})
+        submit = load_handler("orders_submit", {"ORDERS_QUEUE_URL": orders_url,
+                                                "IDEMPOTENCY_TABLE": create_idempotency_table()})
         start = load_handler("orders_start", {"ORDERS_TABLE": TABLE, "STATE_MACHINE_ARN": machine_arn,
                                               "PENDING_TIMEOUT_SECONDS": "3600", "ORDER_RETENTION_DAYS": "365"})
         yield Workflow(machine_arn, orders_url, orders_arn, outbox_url, park_url, submit, start, lambdas)
