@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .alarm_topic import AlarmTopicArgs
 from .api_gateway_account import ApiGatewayAccountArgs
 from .email_sender import EmailSenderArgs
-from .function import FunctionDefaults
+from .function import APPLICATION_LOG_LEVELS, FunctionDefaults
 from .limits import (
     ARCHITECTURES,
     AUTH_FLOWS,
@@ -32,6 +33,7 @@ from .limits import DOMAIN as _DOMAIN
 from .limits import EMAIL as _EMAIL
 from .limits import ORIGIN as _ORIGIN
 from .naming import Naming
+from .observability_plan import AlarmThresholds
 from .order_pipeline import OrderPipelineArgs
 from .paths import HANDLERS_DIR
 from .secure_api import SecureApiArgs
@@ -100,6 +102,7 @@ class LambdaDefaults:
     architecture: str
     reserved_concurrency: int | None
     tracing: bool
+    application_log_level: str = "INFO"
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,10 @@ class Settings:
     alarm_topic_arn: str | None = None
     manage_api_gateway_account: bool = True
     lambda_concurrency_limit: int = 1000
+    # Subscribed to the stack's own alarm topic (never to a configured alarmTopicArn).
+    alarm_email: str | None = None
+    # AlarmThresholds field -> value, as configured (the alarm* keys); checked by AlarmThresholds in stack_args.
+    alarm_thresholds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def alarm_actions(self) -> tuple[str, ...]:
@@ -407,6 +414,47 @@ def _uploads(reader: _Reader) -> UploadSettings:
     )
 
 
+# AlarmThresholds field -> its config key: one flat key per threshold, like every other key of the stack (each
+# is set with a plain `pulumi config set`, and each problem AlarmThresholds finds is reported under its own key).
+ALARM_THRESHOLD_KEYS: dict[str, str] = {
+    "period_seconds": "alarmPeriodSeconds",
+    "evaluation_periods": "alarmEvaluationPeriods",
+    "datapoints_to_alarm": "alarmDatapointsToAlarm",
+    "latency_evaluation_periods": "alarmLatencyEvaluationPeriods",
+    "latency_datapoints_to_alarm": "alarmLatencyDatapointsToAlarm",
+    "duration_timeout_ratio": "alarmDurationTimeoutRatio",
+    "api_5xx_rate": "alarmApi5xxRate",
+    "api_4xx_rate": "alarmApi4xxRate",
+    "api_4xx_evaluation_periods": "alarmApi4xxEvaluationPeriods",
+    "api_4xx_datapoints_to_alarm": "alarmApi4xxDatapointsToAlarm",
+    "api_latency_p99_ms": "alarmApiLatencyP99Ms",
+    "api_integration_latency_p99_ms": "alarmApiIntegrationLatencyP99Ms",
+    "iterator_age_ms": "alarmIteratorAgeMs",
+}
+
+
+def _alarm_thresholds(reader: _Reader) -> dict[str, float]:
+    """Only the type is checked here; the ranges and cross-field rules are AlarmThresholds' own (stack_args)."""
+    values: dict[str, float] = {}
+    for name, default in vars(AlarmThresholds()).items():
+        key = ALARM_THRESHOLD_KEYS[name]
+        if isinstance(default, int):
+            values[name] = reader.integer(key, default, -(2**31), 2**31 - 1)
+        else:
+            values[name] = reader.number(key, default, float("-inf"), float("inf"))
+    return values
+
+
+def _alarm_email(reader: _Reader, topic_arn: str | None) -> str | None:
+    email = reader.text("alarmEmail", None, _EMAIL, "an email address")
+    if email and topic_arn:
+        # The stack creates no topic of its own then: a subscription would have nothing to attach to, and
+        # subscribing someone else's (on-call) topic from this stack would make it owner of that subscription.
+        reader._fail("alarmEmail", email, "subscribes the stack's own alarm topic, which is not created when "
+                     "alarmTopicArn is set: subscribe the address to that topic instead, or unset one of the two")
+    return email
+
+
 def settings_from(
     raw: Callable[[str], str | None],
     *,
@@ -445,6 +493,8 @@ def settings_from(
             architecture=reader.choice("lambdaArchitecture", "arm64", ARCHITECTURES),
             reserved_concurrency=reader.integer("lambdaReservedConcurrency", None, 1, 1000),
             tracing=reader.boolean("lambdaTracing", production),
+            application_log_level=reader.choice("lambdaLogLevel", "INFO" if production else "DEBUG",
+                                                APPLICATION_LOG_LEVELS),
         ),
         protect_data=reader.boolean("protectData", production),
         force_destroy_buckets=reader.boolean("forceDestroyBuckets", not production),
@@ -456,6 +506,9 @@ def settings_from(
         manage_api_gateway_account=reader.boolean("manageApiGatewayAccount", True),
         lambda_concurrency_limit=reader.integer("lambdaConcurrencyLimit", 1000, 1, 10_000_000),
     )
+    alarm_topic_arn = settings.alarm_topic_arn
+    settings = replace(settings, alarm_email=_alarm_email(reader, alarm_topic_arn),
+                       alarm_thresholds=_alarm_thresholds(reader))
     _check_reserved_concurrency(reader, settings.lambda_defaults.reserved_concurrency,
                                 settings.lambda_concurrency_limit, len(APP_FUNCTIONS))
     if production and settings.force_destroy_buckets:
@@ -540,14 +593,18 @@ class StackArgs:
     uploads: UploadStreamArgs
     # None when another stack manages the account-wide API Gateway CloudWatch role (manageApiGatewayAccount).
     api_account: ApiGatewayAccountArgs | None = None
+    # The stack's alarm topic (configured or its own, with alarmEmail) and the Observability thresholds.
+    alarm_topic: AlarmTopicArgs | None = None
+    thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
 
     def with_account(self, account_id: Any) -> StackArgs:
         """Every function of the stack trusts this account: one lookup per stack, passed down."""
         functions = self.functions.with_account(account_id)
         api_account = replace(self.api_account, account_id=account_id) if self.api_account else None
+        alarm_topic = replace(self.alarm_topic, account_id=account_id) if self.alarm_topic else None
         return replace(self, functions=functions, email=replace(self.email, functions=functions),
                        orders=replace(self.orders, functions=functions), uploads=replace(self.uploads, functions=functions),
-                       api_account=api_account)
+                       api_account=api_account, alarm_topic=alarm_topic)
 
     def with_alarm_actions(self, actions: Iterable[Any]) -> StackArgs:
         """The flows' own alarms (dead-letter and failure queues) notify `actions`: the stack's alarm topic."""
@@ -579,7 +636,19 @@ _ERROR_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
                 ("starting position", "uploadsStartingPosition"), ("batch size", "uploadsBatchSize"),
                 ("retries", "uploadsMaxRetryAttempts"), ("record age", "uploadsMaxRecordAgeSeconds"),
                 ("memory", "lambdaMemoryMb"), ("timeout", "lambdaTimeoutSeconds"), ("tag", "tags")),
+    "alarm_topic": (("email", "alarmEmail"), ("existing topic", "alarmTopicArn"), ("tag", "tags")),
 }
+
+
+def _threshold_errors(prefix: str, error: ValueError) -> list[str]:
+    """AlarmThresholds joins its problems with '; ', each led by the field it is about: one line per config key."""
+    problems = str(error).removeprefix("invalid alarm thresholds: ").split("; ")
+    lines = []
+    for problem in problems:
+        field_name = re.match(r"\w+", problem)
+        key = ALARM_THRESHOLD_KEYS.get(field_name.group(0) if field_name else "", "<alarm thresholds>")
+        lines.append(f"{prefix}:{key}: {problem}")
+    return lines
 
 
 def _keys_for(component: str, message: str) -> list[str]:
@@ -616,7 +685,7 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
                      "SERVICE_NAME": settings.project},
         label=settings.stack,
         account_id=account_id,
-        application_log_level="INFO" if settings.is_production else "DEBUG",
+        application_log_level=fn.application_log_level,
     ))
     cognito = settings.cognito
     policy = cognito.password_policy
@@ -695,10 +764,18 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
         tags=tags,
         alarm_actions=settings.alarm_actions,
     ))
+    alarm_topic = build("alarm_topic", lambda: AlarmTopicArgs(
+        project=settings.project, stage=settings.stack, existing_topic_arn=settings.alarm_topic_arn,
+        email=settings.alarm_email, tags=tags, account_id=account_id,
+    ))
+    try:
+        thresholds = AlarmThresholds(**settings.alarm_thresholds)
+    except ValueError as error:
+        errors.extend(_threshold_errors(prefix, error))
     if errors:
         raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(errors))
     api_account = ApiGatewayAccountArgs(naming=settings.naming, tags=tags) if settings.manage_api_gateway_account else None
-    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, api_account)
+    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, api_account, alarm_topic, thresholds)
 
 
 def load_settings() -> Settings:
