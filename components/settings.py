@@ -442,6 +442,12 @@ def _alarm_thresholds(reader: _Reader) -> dict[str, float]:
             values[name] = reader.integer(key, default, -(2**31), 2**31 - 1)
         else:
             values[name] = reader.number(key, default, float("-inf"), float("inf"))
+    if values["period_seconds"] in (10, 30):
+        # AlarmThresholds allows them (PutMetricAlarm does), but they suit only high-resolution metrics; every
+        # metric alarmed here (AWS/Lambda, AWS/ApiGateway, AWS/SQS) is per minute, so such an alarm would keep
+        # lapsing into INSUFFICIENT_DATA (PutMetricAlarm's Period documentation).
+        reader._fail("alarmPeriodSeconds", values["period_seconds"], "must be a multiple of 60: the alarmed AWS "
+                     "metrics are published per minute, and a 10/30 s alarm on them lapses into INSUFFICIENT_DATA")
     return values
 
 

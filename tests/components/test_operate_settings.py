@@ -121,6 +121,7 @@ def test_log_level_on_every_functions_logging_config(stack: str, level: str | No
     ("values", "key", "fragment"),
     [
         ({"alarmPeriodSeconds": 45}, "alarmPeriodSeconds", "10, 30 or a multiple of 60"),
+        ({"alarmPeriodSeconds": 30}, "alarmPeriodSeconds", "published per minute"),
         ({"alarmEvaluationPeriods": 2000}, "alarmEvaluationPeriods", "1 period .. 1 day"),
         ({"alarmDatapointsToAlarm": 6}, "alarmDatapointsToAlarm", "1..evaluation_periods"),
         ({"alarmLatencyDatapointsToAlarm": 0}, "alarmLatencyDatapointsToAlarm", "1..latency_evaluation_periods"),
