@@ -9,6 +9,8 @@
                               └─ POST /uploads[/url], GET /uploads ──> S3 ──> Kinesis ──> consumer ──> S3
     every failure mode ──alarm──> SNS alarm topic (configured, or the stack's own, encrypted) ──> on-call
     one CloudWatch dashboard and saved Logs Insights queries, built from the same components
+    browser ──HTTPS──> CloudFront ──OAC──> private S3: docs page + openapi.json (/api/* ──> the stage)
+                        sign-in: Cognito Hosted UI (code + PKCE) ──> access tokens with our scopes
 """
 
 from dataclasses import replace
@@ -19,9 +21,12 @@ import pulumi_aws as aws
 from components import settings as stack_settings
 from components.alarm_topic import AlarmTopic
 from components.api_gateway_account import ApiGatewayAccount
+from components.docs_site import DocsSite, SignIn
 from components.email_sender import EmailSender
 from components.function import PythonFunction, PythonFunctionArgs
+from components.hosted_ui import STANDARD_SCOPES, HostedUi
 from components.observability import Observability, ObservabilityArgs, observe
+from components.openapi import OAuthSettings, document_json
 from components.order_pipeline import OrderPipeline
 from components.registration import UserRegistration, UserRegistrationArgs
 from components.secure_api import Route, SecureApi
@@ -45,9 +50,10 @@ users = UserPool("api", stack.user_pool, moved_from=pulumi.resource.create_urn("
 account = ApiGatewayAccount("apigateway-account", stack.api_account) if stack.api_account else None
 api = SecureApi("api", replace(stack.api.with_user_pools(users.arn), stage_depends_on=[account] if account else []))
 
+sign_in = HostedUi("sign-in", stack.hosted_ui.with_user_pool(users.user_pool_id))
+
 health = PythonFunction("health", PythonFunctionArgs(handler="health", defaults=functions))
 hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", defaults=functions))
-api.add_routes([Route("GET", "/health", health, public=True), Route("GET", "/hello", hello)])
 
 email = EmailSender("email", stack.email)
 registration = UserRegistration(
@@ -57,10 +63,32 @@ registration = UserRegistration(
 orders = OrderPipeline("orders", replace(stack.orders, email=email.producer_link()))
 uploads = UploadStream("uploads", stack.uploads)
 
-# Routes are data: every flow's table goes to the one API, then the stage is built from the complete table.
+# Routes are data: every flow's table goes to the one API (with the stack's `routeScopes`), then the stage is
+# built from the complete table.
+routes = [Route("GET", "/health", health, public=True), Route("GET", "/hello", hello)]
 for flow in (registration, orders, uploads):
-    api.add_routes(flow.routes)
+    routes.extend(flow.routes)
+api.add_routes(stack.scoped(routes))
 api.deploy()
+
+# The docs site documents exactly the deployed table; the sign-in client returns to it (and dev's localhost).
+callback_urls: list = list(stack.settings.hosted_ui.callback_urls)
+if stack.docs is not None:
+    oauth = OAuthSettings(sign_in.authorize_url, sign_in.token_url, sign_in.scopes)
+    servers = ["/api"] if stack.docs.serve_api else []
+    openapi = api.url.apply(lambda url: document_json(
+        api.route_specs, stack.api.schemas_dir, title=f"{stack.settings.project} API", version=stack.settings.stack,
+        servers=[url, *servers], oauth=oauth, api_keys_enabled=stack.api.usage_plan_enabled))
+    docs = DocsSite("docs", stack.docs.with_api(openapi, api.url))
+    callback_urls.insert(0, docs.docs_url)
+if callback_urls:
+    client = sign_in.app_client("web", callback_urls=callback_urls, logout_urls=callback_urls)
+    pulumi.export("hosted_ui_client_id", client.id)
+if stack.docs is not None:
+    docs.publish_config(SignIn(sign_in.base_url, client.id, (*STANDARD_SCOPES, *sign_in.scopes)))
+    pulumi.export("docs_url", docs.docs_url)
+    pulumi.export("docs_distribution_domain", docs.domain_name)
+    pulumi.export("docs_api_url", docs.api_base_url)
 
 # Alarms, dashboard and saved queries for all of the above: a function added to any of these gets them too.
 observability = Observability("observability", ObservabilityArgs(
@@ -76,6 +104,8 @@ pulumi.export("user_pool_id", users.user_pool_id)
 pulumi.export("user_pool_arn", users.arn)
 pulumi.export("user_pool_client_id", users.client_id)
 pulumi.export("curl_example", api.curl_example)
+pulumi.export("hosted_ui_url", sign_in.base_url)
+pulumi.export("oauth_scopes", list(sign_in.scopes))
 pulumi.export("email_queue_url", email.queue_url)
 pulumi.export("email_dlq_url", email.dlq_url)
 pulumi.export("email_configuration_set", email.configuration_set_name)

@@ -10,7 +10,8 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 COGNITO = "COGNITO_USER_POOLS"
@@ -27,6 +28,8 @@ CORS_ALLOWED_HEADERS = (
 _STATIC_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
 _PARAM_SEGMENT = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# A full Cognito scope name `<resource server identifier>/<scope>`: printable ASCII, no spaces or quotes.
+_SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+/[\x21\x23-\x5B\x5D-\x7E]+$")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class RouteSpec:
     api_key_required: bool = False
     # Step 1 of removing a route (README "Removing a route"): still planned, answered 410 by API Gateway itself.
     retired: bool = False
+    # Full scope names: the Method's authorizationScopes (an access token carrying any one of them passes).
+    scopes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -144,6 +149,13 @@ def plan_routes(routes: Sequence[RouteSpec], *, api_keys_enabled: bool = True) -
         seen.add(route.key)
         if route.request_schema is not None and not _SCHEMA_NAME.match(route.request_schema):
             raise ValueError(f"route {route.key!r}: schema name {route.request_schema!r} is not a file stem")
+        if route.scopes and route.public:
+            raise ValueError(f"route {route.key!r} is public: it cannot require scopes")
+        for scope in route.scopes:
+            if not _SCOPE.match(scope):
+                raise ValueError(f"route {route.key!r}: scope {scope!r} is not '<resource server>/<scope>'")
+        if len(set(route.scopes)) != len(route.scopes):
+            raise ValueError(f"route {route.key!r} lists a scope twice")
         if route.api_key_required and not api_keys_enabled:
             raise ValueError(f"route {route.key!r} requires an API key but the stack's usage plan is disabled")
         for parent in _parent_paths(route.path):
@@ -166,6 +178,24 @@ def plan_routes(routes: Sequence[RouteSpec], *, api_keys_enabled: bool = True) -
     return ApiPlan(resource_paths=tuple(resource_paths), methods=tuple(methods), preflights=preflights)
 
 
+R = TypeVar("R")
+
+
+def with_scopes(routes: Sequence[R], scopes_by_route: Mapping[str, Sequence[str]]) -> list[R]:
+    """Add required scopes to routes by key ("GET /orders/{orderId}"), e.g. from stack config.
+
+    Every key must name a route of the table: a misspelled key would otherwise leave a route unscoped.
+    """
+    keys = {f"{r.method} {r.path}" for r in routes}  # type: ignore[attr-defined]
+    unknown = sorted(set(scopes_by_route) - keys)
+    if unknown:
+        raise ValueError(f"scopes given for routes that do not exist: {', '.join(unknown)}")
+    return [
+        replace(r, scopes=tuple(dict.fromkeys([*r.scopes, *scopes_by_route.get(f"{r.method} {r.path}", ())])))  # type: ignore
+        for r in routes
+    ]
+
+
 def model_name(schema: str) -> str:
     """API Gateway model names are alphanumeric: `order_item` → `OrderItemModel`."""
     return "".join(part.capitalize() for part in schema.split("_")) + "Model"
@@ -180,6 +210,8 @@ def deployment_fingerprint(plan: ApiPlan, function_keys: Mapping[str, str], extr
                     "route": m.route.key,
                     "authorization": m.authorization,
                     "apiKey": m.route.api_key_required,
+                    # Only when set: tables without scopes keep the fingerprint (no redeploy) they had before scopes.
+                    **({"scopes": list(m.route.scopes)} if m.route.scopes else {}),
                     "schema": m.route.request_schema,
                     "function": function_keys.get(m.route.key),
                     "retired": m.route.retired,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -15,7 +15,9 @@ from .tokens import component_type, with_legacy_alias
 PUBLIC_ACCESS_BLOCKS = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
 
 
-def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+def tls_only_policy(
+    bucket_arn: pulumi.Input[str], extra_statements: Sequence[pulumi.Input[dict]] = ()
+) -> pulumi.Output[str]:
     """Deny every request that does not arrive over TLS (the AWS Foundational Security Best Practice S3.5)."""
     return pulumi.Output.json_dumps(
         {
@@ -28,7 +30,8 @@ def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
                     "Action": "s3:*",
                     "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
                     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
+                },
+                *extra_statements,
             ],
         }
     )
@@ -43,6 +46,9 @@ class SecureBucketArgs:
     protect: bool = False
     versioned: bool = False
     noncurrent_version_expiration_days: int = 90
+    # A bucket has one policy. When a grant names a resource that itself needs this bucket first (a CloudFront
+    # distribution reading through OAC), the caller completes the bucket with `attach_policy(statements)`.
+    deferred_policy: bool = False
 
     def __post_init__(self) -> None:
         check_tags(self.tags)
@@ -84,21 +90,11 @@ class SecureBucket(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        # Applied after the public access block so the policy can never be evaluated on an open bucket.
-        policy = aws.s3.BucketPolicy(
-            f"{name}-tls-only",
-            bucket=self.bucket.id,
-            policy=tls_only_policy(self.bucket.arn),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
-        )
-        # Chained after the policy: S3 rejects concurrent public-access-block / policy / ownership writes on one
-        # bucket with "OperationAborted: A conflicting conditional operation is currently in progress".
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=self.bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access, policy]),
-        )
+        self._name = name
+        self._public_access = public_access
+        self._policy_attached = False
+        if not args.deferred_policy:
+            self.attach_policy()
         lifecycle_rules = [
             aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="abort-incomplete-multipart-uploads",
@@ -153,3 +149,26 @@ class SecureBucket(pulumi.ComponentResource):
         """The bucket name in `env` + `actions` (default `s3:PutObject`) on `prefix*` only."""
         return Link(env={env: self.bucket_name},
                     statements=[Statement(actions=list(actions), resources=[self.objects_arn(prefix)], sid=sid)])
+
+    def attach_policy(self, statements: Sequence[pulumi.Input[dict]] = ()) -> aws.s3.BucketPolicy:
+        """The bucket's one policy: TLS only, plus `statements`; then ownership controls (once per bucket)."""
+        if self._policy_attached:
+            raise RuntimeError(f"SecureBucket {self._name!r} already has its policy")
+        self._policy_attached = True
+        name = self._name
+        # Applied after the public access block so the policy can never be evaluated on an open bucket.
+        policy = aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=self.bucket.id,
+            policy=tls_only_policy(self.bucket.arn, statements),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._public_access]),
+        )
+        # Chained after the policy: S3 rejects concurrent public-access-block / policy / ownership writes on one
+        # bucket with "OperationAborted: A conflicting conditional operation is currently in progress".
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._public_access, policy]),
+        )
+        return policy

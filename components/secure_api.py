@@ -146,6 +146,8 @@ class Route:
     # API Gateway then answers 410 itself and the function's permission goes. Step 2: delete the route. In one step
     # the new deployment would still serve the route (deletes run after the snapshot) without its permission.
     retired: bool = False
+    # Full OAuth scope names (`<resource server>/<scope>`): the Method then takes only access tokens carrying one.
+    scopes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.function is None and not self.retired:
@@ -154,7 +156,8 @@ class Route:
 
     @property
     def spec(self) -> RouteSpec:
-        return RouteSpec(self.method, self.path, self.public, self.request_schema, self.api_key_required, self.retired)
+        return RouteSpec(self.method, self.path, self.public, self.request_schema, self.api_key_required,
+                         retired=self.retired, scopes=tuple(self.scopes))
 
     @property
     def target_label(self) -> str:
@@ -290,6 +293,11 @@ class SecureApi(pulumi.ComponentResource):
         candidate = [*self._routes, *routes]
         self._plan(candidate)
         self._routes = candidate
+
+    @property
+    def route_specs(self) -> tuple[RouteSpec, ...]:
+        """The route table as data (what the OpenAPI document is generated from)."""
+        return tuple(r.spec for r in self._routes)
 
     def _plan(self, routes: Sequence[Route]) -> ApiPlan:
         return check_routes(routes, self._args)
@@ -431,6 +439,8 @@ class SecureApi(pulumi.ComponentResource):
             http_method=route.method,
             authorization=planned.authorization,
             authorizer_id=None if route.public or self.authorizer is None else self.authorizer.id,
+            # With scopes the Cognito authorizer admits only access tokens carrying one of them (no ID tokens).
+            authorization_scopes=list(route.scopes) or None,
             api_key_required=route.api_key_required,
             request_parameters={f"method.request.path.{p}": True for p in planned.path_parameters} or None,
             request_models={"application/json": models[schema].name} if schema else None,

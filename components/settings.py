@@ -10,16 +10,21 @@ never import this module: another program builds their Args itself.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .alarm_topic import AlarmTopicArgs
 from .api_gateway_account import ApiGatewayAccountArgs
+from .api_plan import with_scopes
+from .bucket import SecureBucketArgs
+from .docs_site import CustomDomain, DocsSiteArgs
 from .email_sender import EmailSenderArgs
 from .function import APPLICATION_LOG_LEVELS, FunctionDefaults
+from .hosted_ui import HostedUiArgs, check_redirect_url
 from .limits import (
     ARCHITECTURES,
     AUTH_FLOWS,
@@ -54,6 +59,9 @@ APP_FUNCTIONS = tuple(sorted(p.stem for p in HANDLERS_DIR.glob("*.py") if p.stem
 # AWS keeps this many concurrent executions unreserved per account and region: PutFunctionConcurrency fails
 # ("... decreases account's UnreservedConcurrentExecution below its minimum value of [100]").
 MIN_UNRESERVED_CONCURRENCY = 100
+
+
+R = TypeVar("R")
 
 
 class ConfigError(ValueError):
@@ -141,6 +149,27 @@ class UploadSettings:
 
 
 @dataclass(frozen=True)
+class DocsSettings:
+    enabled: bool
+    price_class: str
+    api_behavior: bool
+    domain: str | None
+    certificate_arn: str | None
+
+
+@dataclass(frozen=True)
+class HostedUiSettings:
+    domain_prefix: str | None
+    domain: str | None
+    certificate_arn: str | None
+    resource_server_identifier: str
+    # Extra callback / sign-out URLs besides the docs page (e.g. a local dev server).
+    callback_urls: tuple[str, ...]
+    # Route key ("GET /orders/{orderId}") -> short scope names (`orders.read`) its Method requires.
+    route_scopes: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     stack: str
@@ -156,10 +185,13 @@ class Settings:
     email: EmailSettings
     orders: OrderSettings
     uploads: UploadSettings
+    docs: DocsSettings
+    hosted_ui: HostedUiSettings
     tags: Mapping[str, str] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
     manage_api_gateway_account: bool = True
     lambda_concurrency_limit: int = 1000
+    region: str = "us-east-1"
     # Subscribed to the stack's own alarm topic (never to a configured alarmTopicArn).
     alarm_email: str | None = None
     # AlarmThresholds field -> value, as configured (the alarm* keys); checked by AlarmThresholds in stack_args.
@@ -414,6 +446,51 @@ def _uploads(reader: _Reader) -> UploadSettings:
     )
 
 
+def _docs(reader: _Reader) -> DocsSettings:
+    return DocsSettings(
+        enabled=reader.boolean("docsEnabled", True),
+        price_class=reader.text("docsPriceClass", "PriceClass_100") or "PriceClass_100",
+        api_behavior=reader.boolean("docsApiBehavior", True),
+        domain=reader.text("docsDomain", None),
+        certificate_arn=reader.text("docsCertificateArn", None),
+    )
+
+
+def _default_prefix(project: str, stack: str) -> str:
+    """`<project>-<stack>` as a Cognito prefix domain: lowercase, hyphens, at most 63 characters (hashed down)."""
+    base = re.sub(r"[^a-z0-9-]+", "-", f"{project}-{stack}".lower()).strip("-")
+    if len(base) <= 63:
+        return base
+    return base[:55].rstrip("-") + "-" + hashlib.sha256(base.encode()).hexdigest()[:7]
+
+
+def _hosted_ui(reader: _Reader, production: bool) -> HostedUiSettings:
+    domain = reader.text("hostedUiDomain", None)
+    urls = reader.string_list("oauthCallbackUrls", ())
+    if production:
+        local = [u for u in urls if not u.startswith("https://")]
+        if local:
+            reader._fail("oauthCallbackUrls", local, "production signs in only through https sites")
+    raw_scopes = reader._parsed("routeScopes")
+    route_scopes: dict[str, tuple[str, ...]] = {}
+    if raw_scopes is not _MISSING and raw_scopes != "":
+        if isinstance(raw_scopes, dict) and all(
+            isinstance(v, list) and v and all(isinstance(x, str) for x in v) for v in raw_scopes.values()
+        ):
+            route_scopes = {key: tuple(names) for key, names in raw_scopes.items()}
+        else:
+            reader._fail("routeScopes", raw_scopes, 'must map "METHOD /path" to a non-empty list of scope names')
+    return HostedUiSettings(
+        # A prefix domain is unique per region: <project>-<stack> unless the stack names another.
+        domain_prefix=None if domain else reader.text("hostedUiDomainPrefix", _default_prefix(reader.project, reader.stack)),
+        domain=domain,
+        certificate_arn=reader.text("hostedUiCertificateArn", None),
+        resource_server_identifier=reader.text("oauthResourceServer", reader.project) or reader.project,
+        callback_urls=urls,
+        route_scopes=route_scopes,
+    )
+
+
 # AlarmThresholds field -> its config key: one flat key per threshold, like every other key of the stack (each
 # is set with a plain `pulumi config set`, and each problem AlarmThresholds finds is reported under its own key).
 ALARM_THRESHOLD_KEYS: dict[str, str] = {
@@ -467,6 +544,7 @@ def settings_from(
     project: str,
     stack: str,
     present_keys: Iterable[str] = (),
+    region: str = "us-east-1",
 ) -> Settings:
     """Build validated Settings from raw config strings; `present_keys` catches misspelled keys."""
     reader = _Reader(raw, project, stack)
@@ -507,10 +585,13 @@ def settings_from(
         email=_email(reader),
         orders=_orders(reader),
         uploads=_uploads(reader),
+        docs=_docs(reader),
+        hosted_ui=_hosted_ui(reader, production),
         tags={"project": project, "stack": stack, "environment": environment, **tags},
         alarm_topic_arn=reader.text("alarmTopicArn", None, _SNS_TOPIC_ARN, "an SNS topic ARN"),
         manage_api_gateway_account=reader.boolean("manageApiGatewayAccount", True),
         lambda_concurrency_limit=reader.integer("lambdaConcurrencyLimit", 1000, 1, 10_000_000),
+        region=region,
     )
     alarm_topic_arn = settings.alarm_topic_arn
     settings = replace(settings, alarm_email=_alarm_email(reader, alarm_topic_arn),
@@ -599,9 +680,22 @@ class StackArgs:
     uploads: UploadStreamArgs
     # None when another stack manages the account-wide API Gateway CloudWatch role (manageApiGatewayAccount).
     api_account: ApiGatewayAccountArgs | None = None
+    hosted_ui: HostedUiArgs | None = None
+    # None: this stack publishes no docs site (e.g. LocalStack, which has no CloudFront).
+    docs: DocsSiteArgs | None = None
+    # Route key -> full scope names, from `routeScopes`.
+    route_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
     # The stack's alarm topic (configured or its own, with alarmEmail) and the Observability thresholds.
     alarm_topic: AlarmTopicArgs | None = None
     thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
+
+    def scoped(self, routes: Sequence[R]) -> list[R]:
+        """`routes` with the stack's `routeScopes` applied (a key naming no route is a config error)."""
+        try:
+            return with_scopes(routes, self.route_scopes)
+        except ValueError as error:
+            raise ConfigError(f"stack {self.settings.stack!r}: {self.settings.project}:routeScopes: {error}") from None
 
     def with_account(self, account_id: Any) -> StackArgs:
         """Every function of the stack trusts this account: one lookup per stack, passed down."""
@@ -642,6 +736,11 @@ _ERROR_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
                 ("starting position", "uploadsStartingPosition"), ("batch size", "uploadsBatchSize"),
                 ("retries", "uploadsMaxRetryAttempts"), ("record age", "uploadsMaxRecordAgeSeconds"),
                 ("memory", "lambdaMemoryMb"), ("timeout", "lambdaTimeoutSeconds"), ("tag", "tags")),
+    "hosted_ui": (("domain_prefix", "hostedUiDomainPrefix"), ("custom_domain", "hostedUiDomain"),
+                  ("certificate", "hostedUiCertificateArn"), ("resource_server", "oauthResourceServer"),
+                  ("scope", "routeScopes"), ("redirect url", "oauthCallbackUrls")),
+    "docs": (("price_class", "docsPriceClass"), ("alias", "docsDomain"), ("us-east-1", "docsCertificateArn"),
+             ("minimum_protocol_version", "docsCertificateArn"), ("docsdomain", "docsDomain"), ("tag", "tags")),
     "alarm_topic": (("email", "alarmEmail"), ("existing topic", "alarmTopicArn"), ("tag", "tags")),
 }
 
@@ -770,6 +869,36 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
         tags=tags,
         alarm_actions=settings.alarm_actions,
     ))
+    ui = settings.hosted_ui
+    hosted_ui = build("hosted_ui", lambda: HostedUiArgs(
+        resource_server_identifier=ui.resource_server_identifier,
+        domain_prefix=ui.domain_prefix,
+        custom_domain=ui.domain,
+        certificate_arn=ui.certificate_arn,
+        region=settings.region,
+        access_token_minutes=cognito.access_token_minutes,
+        id_token_minutes=cognito.id_token_minutes,
+        refresh_token_days=cognito.refresh_token_days,
+    ))
+    for url in ui.callback_urls:
+        build("hosted_ui", lambda url=url: check_redirect_url(url))
+    route_scopes = {}
+    if hosted_ui is not None:
+        route_scopes = build("hosted_ui", lambda: {
+            key: tuple(hosted_ui.scope(name) for name in names) for key, names in ui.route_scopes.items()}) or {}
+    docs = None
+    if settings.docs.enabled:
+        d = settings.docs
+        docs = build("docs", lambda: DocsSiteArgs(
+            # Generated content only: nothing to protect, always removable with the stack.
+            bucket=SecureBucketArgs(tags=tags, force_destroy=True, deferred_policy=True),
+            title=f"{settings.project} API ({settings.stack})",
+            price_class=d.price_class,
+            serve_api=d.api_behavior,
+            domain=_docs_domain(d),
+            connect_sources=(hosted_ui.base_url,) if hosted_ui else (),
+            tags=tags,
+        ))
     alarm_topic = build("alarm_topic", lambda: AlarmTopicArgs(
         project=settings.project, stage=settings.stack, existing_topic_arn=settings.alarm_topic_arn,
         email=settings.alarm_email, tags=tags, account_id=account_id,
@@ -781,7 +910,16 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
     if errors:
         raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(errors))
     api_account = ApiGatewayAccountArgs(naming=settings.naming, tags=tags) if settings.manage_api_gateway_account else None
-    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, api_account, alarm_topic, thresholds)
+    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, api_account, hosted_ui, docs,
+                     route_scopes, alarm_topic=alarm_topic, thresholds=thresholds)
+
+
+def _docs_domain(docs: DocsSettings) -> CustomDomain | None:
+    if docs.domain is None and docs.certificate_arn is None:
+        return None
+    if docs.domain is None or docs.certificate_arn is None:
+        raise ValueError("docsDomain and docsCertificateArn go together (CloudFront serves the name with the certificate)")
+    return CustomDomain((docs.domain,), docs.certificate_arn)
 
 
 def load_settings() -> Settings:
@@ -793,7 +931,8 @@ def load_settings() -> Settings:
     config = pulumi.Config()
     prefix = f"{project}:"
     present = {k[len(prefix):] for k in (*CONFIG.get(), *get_config_env()) if k.startswith(prefix)}
-    return settings_from(config.get, project=project, stack=stack, present_keys=present)
+    region = pulumi.Config("aws").get("region") or "us-east-1"
+    return settings_from(config.get, project=project, stack=stack, present_keys=present, region=region)
 
 
 def localstack_endpoint(endpoints: Any) -> str | None:

@@ -44,8 +44,12 @@ AUTO_NAMED: dict[str, AutoName] = {
     "aws:apigateway/requestValidator:RequestValidator": _DEFAULT,
     "aws:apigateway/restApi:RestApi": _DEFAULT,
     "aws:apigateway/usagePlan:UsagePlan": _DEFAULT,
+    "aws:cloudfront/function:Function": _DEFAULT,
+    "aws:cloudfront/originAccessControl:OriginAccessControl": _DEFAULT,
+    "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": _DEFAULT,
     "aws:cloudwatch/logGroup:LogGroup": _DEFAULT,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _DEFAULT,  # alarm_name surfaces as `name`
+    "aws:cognito/resourceServer:ResourceServer": _DEFAULT,
     "aws:cognito/userGroup:UserGroup": _DEFAULT,
     "aws:cognito/userPool:UserPool": _DEFAULT,
     "aws:cognito/userPoolClient:UserPoolClient": _DEFAULT,

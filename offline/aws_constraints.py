@@ -105,6 +105,45 @@ TABLE: dict[str, tuple[Param, ...]] = {
         "period": "Period", "statistic": "Statistic", "extendedStatistic": "ExtendedStatistic", "unit": "Unit",
         "treatMissingData": "TreatMissingData", "threshold": "Threshold",
     }),
+    "aws:cloudfront/distribution:Distribution": _params("cloudfront", "CreateDistribution", {
+        "priceClass": "DistributionConfig.PriceClass", "httpVersion": "DistributionConfig.HttpVersion",
+        "defaultCacheBehavior.viewerProtocolPolicy": "DistributionConfig.DefaultCacheBehavior.ViewerProtocolPolicy",
+        "defaultCacheBehavior.functionAssociations[].eventType":
+            "DistributionConfig.DefaultCacheBehavior.FunctionAssociations.Items[].EventType",
+        "orderedCacheBehaviors[].viewerProtocolPolicy": "DistributionConfig.CacheBehaviors.Items[].ViewerProtocolPolicy",
+        "orderedCacheBehaviors[].functionAssociations[].eventType":
+            "DistributionConfig.CacheBehaviors.Items[].FunctionAssociations.Items[].EventType",
+        "origins[].customOriginConfig.originProtocolPolicy":
+            "DistributionConfig.Origins.Items[].CustomOriginConfig.OriginProtocolPolicy",
+        "viewerCertificate.minimumProtocolVersion": "DistributionConfig.ViewerCertificate.MinimumProtocolVersion",
+        "viewerCertificate.sslSupportMethod": "DistributionConfig.ViewerCertificate.SSLSupportMethod",
+        "restrictions.geoRestriction.restrictionType": "DistributionConfig.Restrictions.GeoRestriction.RestrictionType",
+    }),
+    "aws:cloudfront/function:Function": _params("cloudfront", "CreateFunction", {
+        "name": "Name", "runtime": "FunctionConfig.Runtime",
+    }),
+    "aws:cloudfront/originAccessControl:OriginAccessControl": _params("cloudfront", "CreateOriginAccessControl", {
+        "name": "OriginAccessControlConfig.Name", "signingProtocol": "OriginAccessControlConfig.SigningProtocol",
+        "signingBehavior": "OriginAccessControlConfig.SigningBehavior",
+        "originAccessControlOriginType": "OriginAccessControlConfig.OriginAccessControlOriginType",
+    }),
+    "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": _params(
+        "cloudfront", "CreateResponseHeadersPolicy", {
+            "name": "ResponseHeadersPolicyConfig.Name",
+            "securityHeadersConfig.frameOptions.frameOption":
+                "ResponseHeadersPolicyConfig.SecurityHeadersConfig.FrameOptions.FrameOption",
+            "securityHeadersConfig.referrerPolicy.referrerPolicy":
+                "ResponseHeadersPolicyConfig.SecurityHeadersConfig.ReferrerPolicy.ReferrerPolicy",
+        }),
+    "aws:cognito/resourceServer:ResourceServer": _params("cognito-idp", "CreateResourceServer", {
+        "userPoolId": "UserPoolId", "identifier": "Identifier", "name": "Name", "scopes": "Scopes",
+        "scopes[].scopeName": "Scopes[].ScopeName", "scopes[].scopeDescription": "Scopes[].ScopeDescription",
+    }),
+    # `domain` is not mapped: the model's pattern (no dots) describes prefix domains only, while the same member
+    # takes a custom domain such as auth.example.com with CustomDomainConfig (HostedUiArgs checks both forms).
+    "aws:cognito/userPoolDomain:UserPoolDomain": _params("cognito-idp", "CreateUserPoolDomain", {
+        "userPoolId": "UserPoolId", "certificateArn": "CustomDomainConfig.CertificateArn",
+    }),
     "aws:cognito/userGroup:UserGroup": _params("cognito-idp", "CreateGroup", {
         "name": "GroupName", "description": "Description", "userPoolId": "UserPoolId", "precedence": "Precedence",
         "roleArn": "RoleArn",
@@ -198,6 +237,9 @@ TABLE: dict[str, tuple[Param, ...]] = {
     }),
     "aws:s3/bucket:Bucket": _params("s3", "CreateBucket", {"bucket": "Bucket", "objectLockEnabled":
                                                            "ObjectLockEnabledForBucket"}),
+    "aws:s3/bucketObjectv2:BucketObjectv2": _params("s3", "PutObject", {
+        "bucket": "Bucket", "key": "Key", "contentType": "ContentType", "cacheControl": "CacheControl",
+    }),
     "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": _params("s3", "PutBucketCors", {
         "bucket": "Bucket", "corsRules[].allowedMethods": "CORSConfiguration.CORSRules[].AllowedMethods",
         "corsRules[].allowedOrigins": "CORSConfiguration.CORSRules[].AllowedOrigins",

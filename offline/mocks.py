@@ -165,6 +165,60 @@ def _kms_key(inputs: dict, name: str) -> tuple[str, dict]:
     return key_id, {"keyId": key_id, "arn": _arn("kms", f"key/{key_id}")}
 
 
+def _distribution(inputs: dict, name: str) -> tuple[str, dict]:
+    # CloudFront is global: its ARNs have no region. Ids are 14 upper-case characters starting with E.
+    dist_id = "E" + _suffix(name, 13).upper()
+    return dist_id, {
+        "arn": f"arn:{PARTITION}:cloudfront::{ACCOUNT_ID}:distribution/{dist_id}",
+        "domainName": f"d{_suffix(name + '/domain', 13)}.cloudfront.net",
+        "hostedZoneId": "Z2FDTNDATAQYW2",
+        "status": "Deployed",
+        "etag": "E" + _suffix(name + "/etag", 13).upper(),
+    }
+
+
+def _cloudfront_function(inputs: dict, name: str) -> tuple[str, dict]:
+    fn_name = _auto_name(inputs, "name", name)
+    return fn_name, {
+        "name": fn_name,
+        "arn": f"arn:{PARTITION}:cloudfront::{ACCOUNT_ID}:function/{fn_name}",
+        "etag": "E" + _suffix(name + "/etag", 13).upper(),
+        "liveStageEtag": "E" + _suffix(name + "/live", 13).upper(),
+        "status": "UNASSOCIATED",
+    }
+
+
+def _cloudfront_id(inputs: dict, name: str) -> tuple[str, dict]:
+    """Origin access controls (E + 13 chars); global, so no regional ARN."""
+    return "E" + _suffix(name, 13).upper(), {"name": _auto_name(inputs, "name", name), "etag": "ETVPDKIKX0DER"}
+
+
+def _cloudfront_policy(inputs: dict, name: str) -> tuple[str, dict]:
+    """Cache / response-headers policies have UUID ids."""
+    h = _suffix(name, 32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", {
+        "name": _auto_name(inputs, "name", name), "etag": "ETVPDKIKX0DER"}
+
+
+def _user_pool_domain(inputs: dict, name: str) -> tuple[str, dict]:
+    domain = inputs.get("domain") or name
+    return domain, {
+        "awsAccountId": ACCOUNT_ID,
+        # Prefix domains are served by Cognito's own CloudFront; custom domains get a distribution to alias to.
+        "cloudfrontDistribution": f"d{_suffix(name + '/domain', 13)}.cloudfront.net",
+        "cloudfrontDistributionZoneId": "Z2FDTNDATAQYW2",
+        "s3Bucket": "aws-cognito-prod-iad-assets",
+        "version": "20261130000000",
+    }
+
+
+def _resource_server(inputs: dict, name: str) -> tuple[str, dict]:
+    identifier = inputs.get("identifier", name)
+    return f"{inputs.get('userPoolId', 'pool')}|{identifier}", {
+        "scopeIdentifiers": [f"{identifier}/{s['scopeName']}" for s in inputs.get("scopes") or []],
+    }
+
+
 def _generic_id(name: str) -> str:
     return f"{name}-{_suffix(name)}"
 
@@ -192,6 +246,15 @@ _COMPUTED: dict[str, Any] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:kms/key:Key": _kms_key,
+
+
+    "aws:cloudfront/distribution:Distribution": _distribution,
+    "aws:cloudfront/function:Function": _cloudfront_function,
+    "aws:cloudfront/originAccessControl:OriginAccessControl": _cloudfront_id,
+    "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": _cloudfront_policy,
+    "aws:cloudfront/cachePolicy:CachePolicy": _cloudfront_policy,
+    "aws:cognito/userPoolDomain:UserPoolDomain": _user_pool_domain,
+    "aws:cognito/resourceServer:ResourceServer": _resource_server,
 }
 
 

@@ -165,19 +165,26 @@ class CognitoVerifier:
                 self._keys[pool_id] = KeySet.import_key_set(json.loads(r.read()))
         return self._keys[pool_id]
 
-    def verify(self, token: str, pool_ids: list[str]) -> dict[str, Any]:
+    def verify(self, token: str, pool_ids: list[str], scopes: list[str] | None = None) -> dict[str, Any]:
+        """Without scopes the authorizer takes ID tokens; with a Method's authorizationScopes, only access tokens
+        whose `scope` claim holds one of them (API Gateway answers 401 otherwise)."""
         last: Exception | None = None
         for pool_id in pool_ids:
             try:
                 decoded = jwt.decode(token, self.keys(pool_id), algorithms=["RS256"])
                 issuer = f"https://cognito-idp.{self.region}.amazonaws.com/{pool_id}"
+                clients = self.clients_of_pool.get(pool_id, [])
+                audience = {"client_id": {"essential": True, "values": clients}} if scopes else {
+                    "aud": {"essential": True, "values": clients}}
                 registry = jwt.JWTClaimsRegistry(
                     iss={"essential": True, "value": issuer},
-                    aud={"essential": True, "values": self.clients_of_pool.get(pool_id, [])},
-                    token_use={"essential": True, "value": "id"},
+                    token_use={"essential": True, "value": "access" if scopes else "id"},
                     exp={"essential": True},
+                    **audience,
                 )
                 registry.validate(decoded.claims)
+                if scopes and not set(str(decoded.claims.get("scope", "")).split()) & set(scopes):
+                    raise ValueError(f"token carries none of the scopes {scopes}")
                 return decoded.claims
             except (JoseError, ValueError) as error:
                 last = error
@@ -336,7 +343,7 @@ class RestApi:
         if token.lower().startswith("bearer "):
             token = token[7:].strip()
         pool_ids = [self.ids.rewrite(arn).rsplit("/", 1)[-1] for arn in authorizer.get("providerArns") or []]
-        return claims_as_strings(self.verifier.verify(token, pool_ids))
+        return claims_as_strings(self.verifier.verify(token, pool_ids, method.get("authorizationScopes") or None))
 
     def validate(self, method: dict[str, Any], request: ApiRequest) -> None:
         validator = self.validators.get(method.get("requestValidatorId", ""))

@@ -20,6 +20,7 @@ from components.api_plan import (
     preflight_response_template,
     source_arn,
     split_path,
+    with_scopes,
 )
 
 EXECUTION_ARN = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5"
@@ -165,3 +166,38 @@ def test_preflight_template_lists_only_allowed_origins() -> None:
     assert '#set($allowed = ["https://app.example.com", "http://localhost:3000"])' in template
     assert "responseOverride.header.Access-Control-Allow-Origin = $origin" in template
     assert "*" not in template
+
+
+SCOPE = "secure-serverless/orders.read"
+
+
+@settings(max_examples=150, deadline=None)
+@given(routes_strategy, st.data())
+def test_scopes_are_part_of_what_the_stage_serves(routes, data) -> None:
+    protected = [r for r in routes if not r.public]
+    if not protected:
+        return
+    target = data.draw(st.sampled_from(protected))
+    functions = {r.key: "fn" for r in routes}
+    scoped = with_scopes(routes, {target.key: [SCOPE]})
+    assert [r.scopes for r in scoped] == [(SCOPE,) if r.key == target.key else () for r in routes]
+    # Requiring a scope changes which tokens a Method takes: the stage must be redeployed.
+    assert deployment_fingerprint(plan_routes(routes), functions, {}) != deployment_fingerprint(
+        plan_routes(scoped), functions, {})
+
+
+def test_scopes_need_an_authorized_route_and_full_names() -> None:
+    with pytest.raises(ValueError, match="public"):
+        plan_routes([RouteSpec("GET", "/health", public=True, scopes=(SCOPE,))])
+    with pytest.raises(ValueError, match="<resource server>/<scope>"):
+        plan_routes([RouteSpec("GET", "/orders", scopes=("orders.read",))])
+    with pytest.raises(ValueError, match="twice"):
+        plan_routes([RouteSpec("GET", "/orders", scopes=(SCOPE, SCOPE))])
+
+
+def test_with_scopes_refuses_keys_that_name_no_route_and_keeps_declared_scopes() -> None:
+    routes = [RouteSpec("GET", "/orders/{orderId}", scopes=("secure-serverless/orders.write",))]
+    with pytest.raises(ValueError, match="GET /orders/{orderid}"):
+        with_scopes(routes, {"GET /orders/{orderid}": [SCOPE]})
+    (route,) = with_scopes(routes, {"GET /orders/{orderId}": [SCOPE]})
+    assert route.scopes == ("secure-serverless/orders.write", SCOPE)
