@@ -4,8 +4,9 @@
                               │  Cognito authorizer (user pool) on every route except GET /health, POST /register
                               ├─ GET  /health, GET /hello ─────────────> Lambda
                               ├─ POST /register ──> Lambda ──> Cognito user ──> email outbox (SQS) ──> SES
-                              ├─ POST /orders ──> SQS (+DLQ) ──> processor ──> S3 receipt + email outbox
-                              ├─ GET  /orders/{orderId} ──> S3 receipt (caller's own)
+                              ├─ POST /orders ──> SQS (+DLQ) ──> processor ──> Step Functions order workflow
+                              │                   (orders table, receipt in S3, email outbox, hourly cleanup)
+                              ├─ GET  /orders/{orderId} ──> orders table (caller's own: status, history, receipt)
                               └─ POST /uploads[/url], GET /uploads ──> S3 ──> Kinesis ──> consumer ──> S3
     every failure mode ──alarm──> SNS alarm topic (configured, or the stack's own, encrypted) ──> on-call
     one CloudWatch dashboard and saved Logs Insights queries, built from the same components
@@ -114,6 +115,10 @@ pulumi.export("email_verified_for_sending", email.verified_for_sending)
 pulumi.export("orders_queue_url", orders.queue_url)
 pulumi.export("orders_dlq_url", orders.dlq_url)
 pulumi.export("receipts_bucket", orders.receipts_bucket)
+if orders.workflow is not None:
+    pulumi.export("orders_table", orders.workflow.table_name)
+    pulumi.export("order_state_machine_arn", orders.workflow.state_machine_arn)
+    pulumi.export("orders_cleanup_function", orders.workflow.cleanup.function_name)
 pulumi.export("uploads_bucket", uploads.uploads_bucket)
 pulumi.export("processed_bucket", uploads.processed_bucket)
 pulumi.export("uploads_stream_name", uploads.stream_name)

@@ -1,5 +1,10 @@
 """OrderPipeline: POST /orders → SQS (+DLQ) → processor → S3 receipt + confirmation email, GET /orders/{orderId}.
 
+With `workflow` set (the program sets it, issue 13) the processor (`orders_start`) records each order in the
+workflow's `orders` table and starts its Step Functions execution named by the order id; the receipt and the
+confirmation email are the workflow's steps, and GET /orders/{orderId} (`orders_status`) answers from the table:
+status, history and, once confirmed, the receipt. Without it, the single-Lambda flow below.
+
     client ─POST /orders─> submit ──sqs:SendMessage──> orders queue (SSE) ──ESM, partial batch──> processor
                                                           └ after maxReceiveCount ─> DLQ (14 days, alarmed)
     processor ──> receipts bucket `receipts/<sub>/<orderId>.json|.txt` (versioned SecureBucket)
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -25,6 +30,7 @@ from .bucket import SecureBucket, SecureBucketArgs
 from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
 from .limits import check_tags
 from .link import Link, Statement
+from .order_workflow import OrderWorkflow, OrderWorkflowArgs
 from .queues import (
     DLQ_RETENTION_SECONDS,
     dead_letter_queue,
@@ -149,6 +155,10 @@ class OrderPipelineArgs:
     max_concurrency: int | None = None
     processor_timeout_seconds: int = 30
     visibility_timeout_seconds: int | None = None
+    # The order state workflow (issue 13); the pipeline fills in its functions, outbox and receipts links.
+    workflow: OrderWorkflowArgs | None = None
+    # Reserved concurrency of the front door (POST /orders): protects the account's pool from an order burst.
+    submit_reserved_concurrency: int | None = None
     protect: bool = False
     force_destroy: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -209,36 +219,31 @@ class OrderPipeline(pulumi.ComponentResource):
                 defaults=functions,
                 links=[self.producer_link()],
                 schemas=("order",),
+                reserved_concurrency=args.submit_reserved_concurrency,
                 description=functions.describe("Validates, prices and queues orders"),
             ),
             opts=child,
         )
-        self.processor = PythonFunction(
-            f"{name}-process",
-            PythonFunctionArgs(
-                handler="orders_process",
-                defaults=functions,
-                statements=consume_statements(self.queue.arn),
-                links=[
-                    self.receipts.write_link(RECEIPTS_PREFIX, env="RECEIPTS_BUCKET", sid="WriteReceipts",
-                                             actions=RECEIPT_WRITE_ACTIONS),
-                    args.email,
-                ],
-                timeout_seconds=plan.processor_timeout_seconds,
-                description=functions.describe("Turns queued orders into receipts and confirmation emails"),
-            ),
-            opts=child,
-        )
-        self.get = PythonFunction(
-            f"{name}-get",
-            PythonFunctionArgs(
-                handler="orders_get",
-                defaults=functions,
-                links=[self.receipts.read_link(RECEIPTS_PREFIX, env="RECEIPTS_BUCKET", sid="ReadReceipts")],
-                description=functions.describe("Returns the caller's own order receipt"),
-            ),
-            opts=child,
-        )
+        self.workflow: OrderWorkflow | None = None
+        if args.workflow is not None:
+            self.workflow = OrderWorkflow(f"{name}-workflow", replace(
+                args.workflow,
+                functions=args.workflow.functions or functions,
+                email=args.email,
+                receipts_write=self.receipts.write_link(RECEIPTS_PREFIX, env="RECEIPTS_BUCKET", sid="WriteReceipts"),
+                receipts_read=self.receipts.read_link(RECEIPTS_PREFIX, env="RECEIPTS_BUCKET", sid="ReadReceipts"),
+            ), opts=child)
+            self.processor = PythonFunction(f"{name}-process", PythonFunctionArgs(
+                handler="orders_start", defaults=functions, statements=consume_statements(self.queue.arn),
+                links=[self.workflow.start_link()], timeout_seconds=plan.processor_timeout_seconds,
+                description=functions.describe("Records queued orders and starts their workflow"),
+            ), opts=child)
+            self.get = PythonFunction(f"{name}-get", PythonFunctionArgs(
+                handler="orders_status", defaults=functions, links=[self.workflow.status_link()],
+                description=functions.describe("Returns the caller's own order, its status and receipt"),
+            ), opts=child)
+        else:
+            self._single_lambda_flow(name, args, plan, child)
         self.trigger = sqs_trigger(
             f"{name}-process-trigger",
             self.queue,
@@ -265,6 +270,37 @@ class OrderPipeline(pulumi.ComponentResource):
                 "dlq_url": self.dlq_url,
                 "receipts_bucket": self.receipts_bucket,
             }
+        )
+
+    def _single_lambda_flow(self, name: str, args: OrderPipelineArgs, plan: QueuePlan,
+                            child: pulumi.ResourceOptions) -> None:
+        """Without a workflow: one processor writes receipts and enqueues the email; GET reads the receipt."""
+        functions = args.functions
+        self.processor = PythonFunction(
+            f"{name}-process",
+            PythonFunctionArgs(
+                handler="orders_process",
+                defaults=functions,
+                statements=consume_statements(self.queue.arn),
+                links=[
+                    self.receipts.write_link(RECEIPTS_PREFIX, env="RECEIPTS_BUCKET", sid="WriteReceipts",
+                                             actions=RECEIPT_WRITE_ACTIONS),
+                    args.email,
+                ],
+                timeout_seconds=plan.processor_timeout_seconds,
+                description=functions.describe("Turns queued orders into receipts and confirmation emails"),
+            ),
+            opts=child,
+        )
+        self.get = PythonFunction(
+            f"{name}-get",
+            PythonFunctionArgs(
+                handler="orders_get",
+                defaults=functions,
+                links=[self.receipts.read_link(RECEIPTS_PREFIX, env="RECEIPTS_BUCKET", sid="ReadReceipts")],
+                description=functions.describe("Returns the caller's own order receipt"),
+            ),
+            opts=child,
         )
 
     def producer_link(self, *, env: str = "ORDERS_QUEUE_URL") -> Link:

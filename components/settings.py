@@ -40,7 +40,10 @@ from .limits import ORIGIN as _ORIGIN
 from .naming import Naming
 from .observability_plan import AlarmThresholds
 from .order_pipeline import OrderPipelineArgs
+from .order_settings import WorkflowSettings, read_workflow
+from .order_workflow import OrderWorkflowArgs
 from .paths import HANDLERS_DIR
+from .profiles import ProfilesArgs
 from .secure_api import SecureApiArgs
 from .upload_stream import UploadStreamArgs
 from .user_pool import UserPoolArgs
@@ -189,6 +192,7 @@ class Settings:
     hosted_ui: HostedUiSettings
     tags: Mapping[str, str] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
+    workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     manage_api_gateway_account: bool = True
     lambda_concurrency_limit: int = 1000
     region: str = "us-east-1"
@@ -589,6 +593,7 @@ def settings_from(
         hosted_ui=_hosted_ui(reader, production),
         tags={"project": project, "stack": stack, "environment": environment, **tags},
         alarm_topic_arn=reader.text("alarmTopicArn", None, _SNS_TOPIC_ARN, "an SNS topic ARN"),
+        workflow=read_workflow(reader),
         manage_api_gateway_account=reader.boolean("manageApiGatewayAccount", True),
         lambda_concurrency_limit=reader.integer("lambdaConcurrencyLimit", 1000, 1, 10_000_000),
         region=region,
@@ -678,6 +683,7 @@ class StackArgs:
     email: EmailSenderArgs
     orders: OrderPipelineArgs
     uploads: UploadStreamArgs
+    profiles: ProfilesArgs
     # None when another stack manages the account-wide API Gateway CloudWatch role (manageApiGatewayAccount).
     api_account: ApiGatewayAccountArgs | None = None
     hosted_ui: HostedUiArgs | None = None
@@ -700,17 +706,23 @@ class StackArgs:
     def with_account(self, account_id: Any) -> StackArgs:
         """Every function of the stack trusts this account: one lookup per stack, passed down."""
         functions = self.functions.with_account(account_id)
+        workflow = self.orders.workflow and replace(self.orders.workflow, functions=functions)
         api_account = replace(self.api_account, account_id=account_id) if self.api_account else None
         alarm_topic = replace(self.alarm_topic, account_id=account_id) if self.alarm_topic else None
         return replace(self, functions=functions, email=replace(self.email, functions=functions),
-                       orders=replace(self.orders, functions=functions), uploads=replace(self.uploads, functions=functions),
-                       api_account=api_account, alarm_topic=alarm_topic)
+                       orders=replace(self.orders, functions=functions, workflow=workflow),
+                       uploads=replace(self.uploads, functions=functions),
+                       profiles=replace(self.profiles, functions=functions), api_account=api_account,
+                       alarm_topic=alarm_topic)
 
     def with_alarm_actions(self, actions: Iterable[Any]) -> StackArgs:
         """The flows' own alarms (dead-letter and failure queues) notify `actions`: the stack's alarm topic."""
         actions = tuple(actions)
+        workflow = self.orders.workflow and replace(self.orders.workflow, alarm_actions=actions)
         return replace(self, email=replace(self.email, alarm_actions=actions),
-                       orders=replace(self.orders, alarm_actions=actions), uploads=replace(self.uploads, alarm_actions=actions))
+                       orders=replace(self.orders, alarm_actions=actions, workflow=workflow),
+                       uploads=replace(self.uploads, alarm_actions=actions),
+                       profiles=replace(self.profiles, alarm_actions=actions))
 
 
 # Which config key an Args error is about: (words of the error message, config key). First match wins per key.
@@ -731,6 +743,10 @@ _ERROR_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
                ("batches over", "ordersBatchSize"), ("batching window", "ordersBatchingWindowSeconds"),
                ("concurrency", "ordersMaxConcurrency"), ("processor timeout", "ordersProcessorTimeoutSeconds"),
                ("visibility", "ordersVisibilityTimeoutSeconds"), ("queue names", "ordersFifo"), ("tag", "tags")),
+    "workflow": (("schedule", "ordersCleanupSchedule"), ("pending_timeout", "ordersPendingTimeoutSeconds"),
+                 ("retention", "ordersRetentionDays"), ("charge_amount", "ordersMaxChargeAmount"),
+                 ("provisioned", "ordersChargeProvisionedConcurrency"), ("tag", "tags")),
+    "profiles": (("name", "<project/stack>"), ("tag", "tags")),
     "uploads": (("cors", "corsAllowedOrigins"), ("max_bytes", "uploadsMaxBytes"), ("url_ttl", "uploadsUrlTtlSeconds"),
                 ("content_types", "uploadsAllowedContentTypes"), ("stream_retention", "uploadsStreamRetentionHours"),
                 ("starting position", "uploadsStartingPosition"), ("batch size", "uploadsBatchSize"),
@@ -837,6 +853,20 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
         tags=tags,
         alarm_actions=settings.alarm_actions,
     ))
+    flow = settings.workflow
+    workflow = build("workflow", lambda: OrderWorkflowArgs(
+        functions=functions,
+        protect=settings.protect_data,
+        cleanup_schedule=flow.cleanup_schedule,
+        pending_timeout_seconds=flow.pending_timeout_seconds,
+        order_retention_days=flow.retention_days,
+        max_charge_amount=flow.max_charge_amount,
+        charge_provisioned_concurrency=flow.charge_provisioned_concurrency,
+        tags=tags,
+        alarm_actions=settings.alarm_actions,
+    ))
+    profiles = build("profiles", lambda: ProfilesArgs(
+        functions=functions, protect=settings.protect_data, tags=tags, alarm_actions=settings.alarm_actions))
     orders_settings = settings.orders
     orders = build("orders", lambda: OrderPipelineArgs(
         functions=functions,
@@ -847,6 +877,8 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
         max_concurrency=orders_settings.max_concurrency,
         processor_timeout_seconds=orders_settings.processor_timeout_seconds,
         visibility_timeout_seconds=orders_settings.visibility_timeout_seconds,
+        workflow=workflow if flow.enabled else None,
+        submit_reserved_concurrency=flow.front_door_reserved_concurrency,
         protect=settings.protect_data,
         force_destroy=settings.force_destroy_buckets,
         tags=tags,
@@ -910,8 +942,8 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
     if errors:
         raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(errors))
     api_account = ApiGatewayAccountArgs(naming=settings.naming, tags=tags) if settings.manage_api_gateway_account else None
-    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, api_account, hosted_ui, docs,
-                     route_scopes, alarm_topic=alarm_topic, thresholds=thresholds)
+    return StackArgs(settings, functions, user_pool, api, email, orders, uploads, profiles, api_account,
+                     hosted_ui, docs, route_scopes, alarm_topic=alarm_topic, thresholds=thresholds)
 
 
 def _docs_domain(docs: DocsSettings) -> CustomDomain | None:

@@ -47,6 +47,7 @@ AUTO_NAMED: dict[str, AutoName] = {
     "aws:cloudfront/function:Function": _DEFAULT,
     "aws:cloudfront/originAccessControl:OriginAccessControl": _DEFAULT,
     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": _DEFAULT,
+    "aws:cloudwatch/eventRule:EventRule": AutoName("name", 64),
     "aws:cloudwatch/logGroup:LogGroup": _DEFAULT,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _DEFAULT,  # alarm_name surfaces as `name`
     "aws:cognito/resourceServer:ResourceServer": _DEFAULT,
@@ -60,6 +61,7 @@ AUTO_NAMED: dict[str, AutoName] = {
     "aws:lambda/permission:Permission": AutoName("statementId", 100),
     "aws:s3/bucket:Bucket": AutoName("bucket", 63, transform=str.lower),
     "aws:ses/template:Template": _DEFAULT,
+    "aws:sfn/stateMachine:StateMachine": AutoName("name", 80),
     "aws:sqs/queue:Queue": AutoName("name", 80, fifo_flag="fifoQueue"),
 }
 

@@ -193,6 +193,25 @@ TABLE: dict[str, tuple[Param, ...]] = {
         *_params("kms", "CreateKey", {"policy": "Policy", "description": "Description", "keyUsage": "KeyUsage"}),
         *_params("kms", "ScheduleKeyDeletion", {"deletionWindowInDays": "PendingWindowInDays"}),
     ),
+    "aws:cloudwatch/eventRule:EventRule": _params("events", "PutRule", {
+        "name": "Name", "scheduleExpression": "ScheduleExpression", "description": "Description", "state": "State",
+    }),
+    "aws:cloudwatch/eventTarget:EventTarget": _params("events", "PutTargets", {
+        "rule": "Rule", "arn": "Targets[].Arn", "targetId": "Targets[].Id",
+        "retryPolicy.maximumRetryAttempts": "Targets[].RetryPolicy.MaximumRetryAttempts",
+        "retryPolicy.maximumEventAgeInSeconds": "Targets[].RetryPolicy.MaximumEventAgeInSeconds",
+    }),
+    "aws:dynamodb/table:Table": (
+        *_params("dynamodb", "CreateTable", {
+            "name": "TableName", "billingMode": "BillingMode", "streamViewType": "StreamSpecification.StreamViewType",
+            "attributes[].name": "AttributeDefinitions[].AttributeName",
+            "attributes[].type": "AttributeDefinitions[].AttributeType",
+            "globalSecondaryIndexes[].name": "GlobalSecondaryIndexes[].IndexName",
+            "globalSecondaryIndexes[].projectionType": "GlobalSecondaryIndexes[].Projection.ProjectionType",
+            "globalSecondaryIndexes[].keySchemas[].keyType": "GlobalSecondaryIndexes[].KeySchema[].KeyType",
+        }),
+        *_params("dynamodb", "UpdateTimeToLive", {"ttl.attributeName": "TimeToLiveSpecification.AttributeName"}),
+    ),
     "aws:kinesis/stream:Stream": (
         *_params("kinesis", "CreateStream", {
             "name": "StreamName", "shardCount": "ShardCount", "streamModeDetails.streamMode": "StreamModeDetails.StreamMode",
@@ -209,6 +228,15 @@ TABLE: dict[str, tuple[Param, ...]] = {
         "scalingConfig.maximumConcurrency": "ScalingConfig.MaximumConcurrency",
         "destinationConfig.onFailure.destinationArn": "DestinationConfig.OnFailure.Destination",
     }),
+    "aws:lambda/alias:Alias": _params("lambda", "CreateAlias", {
+        "name": "Name", "functionName": "FunctionName", "functionVersion": "FunctionVersion",
+        "description": "Description",
+    }),
+    "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig": _params(
+        "lambda", "PutProvisionedConcurrencyConfig", {
+            "functionName": "FunctionName", "qualifier": "Qualifier",
+            "provisionedConcurrentExecutions": "ProvisionedConcurrentExecutions",
+        }),
     "aws:lambda/function:Function": (
         *_params("lambda", "CreateFunction", {
             "name": "FunctionName", "role": "Role", "runtime": "Runtime", "handler": "Handler",
@@ -234,6 +262,9 @@ TABLE: dict[str, tuple[Param, ...]] = {
         "sourceArn": "SourceArn", "sourceAccount": "SourceAccount", "qualifier": "Qualifier",
         "eventSourceToken": "EventSourceToken", "principalOrgId": "PrincipalOrgID",
         "functionUrlAuthType": "FunctionUrlAuthType",
+    }),
+    "aws:sfn/stateMachine:StateMachine": _params("stepfunctions", "CreateStateMachine", {
+        "name": "name", "type": "type", "roleArn": "roleArn", "definition": "definition",
     }),
     "aws:s3/bucket:Bucket": _params("s3", "CreateBucket", {"bucket": "Bucket", "objectLockEnabled":
                                                            "ObjectLockEnabledForBucket"}),

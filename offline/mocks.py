@@ -56,13 +56,40 @@ def _bucket(inputs: dict, name: str) -> tuple[str, dict]:
 def _function(inputs: dict, name: str) -> tuple[str, dict]:
     fn_name = _auto_name(inputs, "name", name)
     arn = _arn("lambda", f"function:{fn_name}")
+    version = "1" if inputs.get("publish") else "$LATEST"  # `publish` makes the provider publish version 1
     return fn_name, {
         "name": fn_name,
         "arn": arn,
-        "qualifiedArn": f"{arn}:$LATEST",
+        "qualifiedArn": f"{arn}:{version}",
         "invokeArn": f"arn:{PARTITION}:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations",
-        "version": "$LATEST",
+        "version": version,
     }
+
+
+def _table(inputs: dict, name: str) -> tuple[str, dict]:
+    table = _auto_name(inputs, "name", name)
+    arn = _arn("dynamodb", f"table/{table}")
+    outputs = {"name": table, "arn": arn}
+    if inputs.get("streamEnabled"):
+        label = "2026-01-01T00:00:00.000"
+        outputs |= {"streamArn": f"{arn}/stream/{label}", "streamLabel": label}
+    return table, outputs
+
+
+def _state_machine(inputs: dict, name: str) -> tuple[str, dict]:
+    machine = _auto_name(inputs, "name", name)
+    arn = _arn("states", f"stateMachine:{machine}")
+    return arn, {"name": machine, "arn": arn}
+
+
+def _alias(inputs: dict, name: str) -> tuple[str, dict]:
+    arn = _arn("lambda", f"function:{inputs['functionName']}:{inputs['name']}")
+    return arn, {"arn": arn}
+
+
+def _event_rule(inputs: dict, name: str) -> tuple[str, dict]:
+    rule = _auto_name(inputs, "name", name)
+    return rule, {"name": rule, "arn": _arn("events", f"rule/{rule}")}
 
 
 def _rest_api(inputs: dict, name: str) -> tuple[str, dict]:
@@ -236,6 +263,10 @@ _COMPUTED: dict[str, Any] = {
     "aws:iam/role:Role": _role,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:kinesis/stream:Stream": _stream,
+    "aws:dynamodb/table:Table": _table,
+    "aws:sfn/stateMachine:StateMachine": _state_machine,
+    "aws:lambda/alias:Alias": _alias,
+    "aws:cloudwatch/eventRule:EventRule": _event_rule,
     "aws:sesv2/emailIdentity:EmailIdentity": _ses_identity,
     "aws:ses/emailIdentity:EmailIdentity": _ses_identity,
     "aws:ses/domainIdentity:DomainIdentity": _ses_identity,

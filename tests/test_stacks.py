@@ -14,7 +14,8 @@ from tests.graph import PERMISSION, as_list, dependency, routes
 STACKS = stacks()
 PUBLIC_ROUTES = {"GET /health", "POST /register"}
 WILDCARD_ONLY = {
-    a.lower() for service in ("xray", "kinesis", "logs") for a in get_actions_that_support_wildcard_arns_only(service)}
+    a.lower() for service in ("xray", "kinesis", "logs", "dynamodb")
+    for a in get_actions_that_support_wildcard_arns_only(service)}
 
 
 def test_the_three_stacks_exist() -> None:
@@ -192,7 +193,8 @@ def test_the_program_only_reads_account_and_region_data(run_pulumi, recording_mo
 # Provider endpoint key for each resource module the program uses (the provider's `endpoints` names).
 ENDPOINT_FOR_MODULE = {
     "apigateway": "apigateway", "cognito": "cognitoidp", "iam": "iam", "kinesis": "kinesis", "lambda": "lambda",
-    "s3": "s3", "ses": "ses", "sesv2": "sesv2", "sqs": "sqs", "kms": "kms", "sns": "sns",
+    "s3": "s3", "ses": "ses", "sesv2": "sesv2", "sqs": "sqs", "kms": "kms", "sns": "sns", "dynamodb": "dynamodb",
+    "sfn": "sfn",
 }
 
 
@@ -210,7 +212,9 @@ def test_local_stack_sends_every_service_the_program_uses_to_localstack() -> Non
             continue
         module, kind = resource.type.split(":")[1].split("/")
         if module == "cloudwatch":
-            needed.add("logs" if kind.startswith(("logGroup", "queryDefinition")) else "cloudwatch")
+            # aws.cloudwatch.EventRule/EventTarget are EventBridge's API, not CloudWatch's.
+            needed.add("logs" if kind.startswith(("logGroup", "queryDefinition"))
+                       else "events" if kind.startswith("event") else "cloudwatch")
         else:
             needed.add(ENDPOINT_FOR_MODULE[module])
     assert needed <= set(endpoints), needed - set(endpoints)
@@ -224,8 +228,9 @@ def test_every_alarm_notifies_the_configured_topic() -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:on-call"
     own, paged = run_stack("dev"), run_stack("dev", overrides={"alarmTopicArn": topic})
     alarms = paged.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    # email DLQ, orders DLQ, uploads failure queue; the rest are Observability's (tests/components/test_observability.py)
-    assert len([a for a in alarms if a.inputs["namespace"] == "AWS/SQS"]) == 3
+    # email DLQ, orders DLQ, uploads failures, compensation failures, cleanup failures; the rest are Observability's
+    # (tests/components/test_observability.py)
+    assert len([a for a in alarms if a.inputs["namespace"] == "AWS/SQS"]) == 5
     assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
     # Without a configured topic the stack's own (encrypted) topic is notified: no alarm goes nowhere.
     (own_topic,) = own.of_type("aws:sns/topic:Topic")

@@ -345,8 +345,9 @@ class Provisioner:
             projection: dict[str, Any] = {"ProjectionType": index.get("projectionType", "ALL")}
             if index.get("nonKeyAttributes"):
                 projection["NonKeyAttributes"] = index["nonKeyAttributes"]
-            entry: dict[str, Any] = {"IndexName": index["name"], "Projection": projection,
-                                     "KeySchema": key_schema(index["hashKey"], index.get("rangeKey"))}
+            schema = ([{"AttributeName": k["attributeName"], "KeyType": k["keyType"]} for k in index["keySchemas"]]
+                      if index.get("keySchemas") else key_schema(index["hashKey"], index.get("rangeKey")))
+            entry: dict[str, Any] = {"IndexName": index["name"], "Projection": projection, "KeySchema": schema}
             if provisioned:
                 entry["ProvisionedThroughput"] = throughput
             indexes.append(entry)

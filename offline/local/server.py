@@ -86,7 +86,10 @@ class LocalRuntime:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the function logs
         started = time.time()
         o = self.options
-        self.graph = StackGraph(run_stack(o.stack, overrides=o.overrides))
+        # The local runtime emulates no Step Functions yet: run the single-Lambda order flow (issue 13's workflow
+        # is proven under moto's interpreter in tests/handlers/test_order_workflow.py) unless asked otherwise.
+        overrides = {"ordersWorkflow": False, **(o.overrides or {})}
+        self.graph = StackGraph(run_stack(o.stack, overrides=overrides))
         self.region, self.account = self._region_account()
         self.moto = ThreadedMotoServer(ip_address=o.host, port=o.moto_port, verbose=False)
         self.moto.start()

@@ -152,7 +152,7 @@ def functions_and_alarms(run: ProgramRun) -> tuple[list[str], dict[str, set[str]
 
 def test_program_every_function_has_its_alarms(dev: ProgramRun) -> None:
     names, metrics = functions_and_alarms(dev)
-    assert len(names) == 12
+    assert len(names) == 18
     for name in names:
         assert {"Errors", "Throttles", "Duration"} <= metrics[name], name
     assert {"AsyncEventsDropped", "DestinationDeliveryFailures"} <= metrics["secure-serverless-dev-uploads-ingest"]
@@ -182,7 +182,7 @@ def test_program_dashboard_names_every_function_and_queue(dev: ProgramRun) -> No
     for function in dev.of_type(FUNCTION):
         assert f'"{function.outputs["name"]}"' in body
     queues = dev.of_type("aws:sqs/queue:Queue")
-    assert len(queues) == 5
+    assert len(queues) == 7  # + the order workflow's compensation and cleanup failure queues
     for queue in queues:
         assert f'"{queue.outputs["name"]}"' in body
     assert '"ApiName", "secure-serverless-dev-api", "Stage", "dev"' in body
@@ -249,3 +249,11 @@ def test_observe_finds_functions_queues_and_state_machines_under_components(run_
     assert functions["flow-w0"].stream_consumer and functions["flow-w0"].timeout_seconds == 10
     assert {(q.key, q.dead_letter) for q in targets.queues} == {("flow-dlq", True), ("flow-jobs", False)}
     assert [m.key for m in targets.state_machines] == ["flow-machine"]
+
+
+def test_program_the_order_workflow_is_alarmed_once_per_metric(dev: ProgramRun) -> None:
+    """The state machine's failures and timeouts page once each, with OK actions (no second, component-made alarm)."""
+    machine = dev.named("orders-workflow-machine").outputs["arn"]
+    states = [a.inputs for a in dev.of_type(ALARM) if a.inputs["namespace"] == "AWS/States"]
+    assert sorted(a["metricName"] for a in states) == ["ExecutionsFailed", "ExecutionsTimedOut"]
+    assert all(a["dimensions"] == {"StateMachineArn": machine} and a["okActions"] for a in states)

@@ -140,7 +140,8 @@ def test_event_source_mapping_reports_item_failures_with_stack_limits(run_pulumi
 def test_each_role_has_exactly_its_grants(run_pulumi, stack: str) -> None:
     run = run_pulumi(program, stack=stack)
     receipts = arn(run, "orders-receipts-bucket") + "/receipts/*"
-    queue, outbox = arn(run, "orders-queue"), arn(run, "email-outbox")
+    queue = arn(run, "orders-queue")
+    table, machine = arn(run, "orders-workflow-table"), arn(run, "orders-workflow-machine")
     tracing = {"*": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}} if stack == "prod" else {}
 
     def grants(component: str) -> dict[str, set[str]]:
@@ -149,13 +150,14 @@ def test_each_role_has_exactly_its_grants(run_pulumi, stack: str) -> None:
         return found
 
     assert grants("orders-submit") == {queue: {"sqs:SendMessage"}, **tracing}
+    # Issue 13: the processor records the order and starts its workflow; GET reads the table and the receipt.
     assert grants("orders-process") == {
         queue: set(CONSUME_ACTIONS),
-        receipts: {"s3:PutObject", "s3:GetObject"},
-        outbox: {"sqs:SendMessage"},
+        table: {"dynamodb:PutItem"},
+        machine: {"states:StartExecution"},
         **tracing,
     }
-    assert grants("orders-get") == {receipts: {"s3:GetObject"}, **tracing}
+    assert grants("orders-get") == {table: {"dynamodb:GetItem"}, receipts: {"s3:GetObject"}, **tracing}
     assert set(CONSUME_ACTIONS) == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 
@@ -182,17 +184,20 @@ def test_both_routes_are_cognito_protected_and_invoke_only_their_function(run_pu
 def test_environment_contract_and_packaged_files(run_pulumi) -> None:
     run = run_pulumi(program)
     bucket = run.named("orders-receipts-bucket").outputs["bucket"]
+    table = run.named("orders-workflow-table").outputs["name"]
     foundation = {"ALLOWED_ORIGINS", "STAGE", "SERVICE_NAME"}
     own = {name: {k: v for k, v in env(run, name).items() if k not in foundation}
            for name in ("orders-submit", "orders-process", "orders-get")}
     assert own == {
         "orders-submit": {"ORDERS_QUEUE_URL": run.named("orders-queue").outputs["url"]},
-        "orders-process": {"RECEIPTS_BUCKET": bucket, "EMAIL_QUEUE_URL": run.named("email-outbox").outputs["url"]},
-        "orders-get": {"RECEIPTS_BUCKET": bucket},
+        "orders-process": {"ORDERS_TABLE": table, "STATE_MACHINE_ARN": arn(run, "orders-workflow-machine"),
+                           "PENDING_TIMEOUT_SECONDS": "3600", "ORDER_RETENTION_DAYS": "365"},
+        "orders-get": {"ORDERS_TABLE": table, "RECEIPTS_BUCKET": bucket},
     }
     archives = {f.name: f.inputs["code"]["__archive"] for f in run.of_type(FUNCTION) if f.name.startswith("orders-")}
     assert "handlers/schemas/order.json" in archives["orders-submit-function"]
-    assert "handlers/orders_process.py" in archives["orders-process-function"]
+    assert "handlers/orders_start.py" in archives["orders-process-function"]
+    assert "handlers/orders_status.py" in archives["orders-get-function"]
     assert not any("schemas" in path for path in archives["orders-get-function"])
 
 
@@ -213,7 +218,7 @@ def test_every_child_is_parented_to_the_component(run_pulumi) -> None:
     [component] = run.of_type("secure-serverless:components:OrderPipeline")
     direct = {r.name for r in run.children_of(component.urn)}
     assert direct == {"orders-dlq", "orders-queue", "orders-dlq-redrive-allow", "orders-dlq-alarm", "orders-receipts",
-                      "orders-submit", "orders-process", "orders-get", "orders-process-trigger"}
+                      "orders-submit", "orders-process", "orders-get", "orders-process-trigger", "orders-workflow"}
 
 
 # ---------------------------------------------------------------------------------------------- the plan

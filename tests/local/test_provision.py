@@ -22,7 +22,8 @@ def test_dynamodb_table_from_its_inputs_and_unknown_types_reported(moto_server) 
     table = _resource("aws:dynamodb/table:Table", "orders-table", {
         "name": "orders-abc", "billingMode": "PAY_PER_REQUEST", "hashKey": "pk", "rangeKey": "sk",
         "attributes": [{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}, {"name": "gsi1", "type": "S"}],
-        "globalSecondaryIndexes": [{"name": "by-gsi1", "hashKey": "gsi1", "projectionType": "ALL"}],
+        "globalSecondaryIndexes": [{"name": "by-gsi1", "projectionType": "ALL",
+                                    "keySchemas": [{"attributeName": "gsi1", "keyType": "HASH"}]}],
         "ttl": {"attributeName": "expiresAt", "enabled": True}, "streamEnabled": True,
         "streamViewType": "NEW_IMAGE"})
     machine = _resource("aws:sfn/stateMachine:StateMachine", "flow", {"definition": "{}"})
@@ -32,6 +33,7 @@ def test_dynamodb_table_from_its_inputs_and_unknown_types_reported(moto_server) 
     assert described["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"},
                                       {"AttributeName": "sk", "KeyType": "RANGE"}]
     assert described["GlobalSecondaryIndexes"][0]["IndexName"] == "by-gsi1"
+    assert described["GlobalSecondaryIndexes"][0]["KeySchema"] == [{"AttributeName": "gsi1", "KeyType": "HASH"}]
     assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     ttl = admin_client("dynamodb", moto_server, "us-east-1").describe_time_to_live(TableName="orders-abc")
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
