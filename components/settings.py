@@ -603,6 +603,7 @@ def settings_from(
                        alarm_thresholds=_alarm_thresholds(reader))
     _check_reserved_concurrency(reader, settings.lambda_defaults.reserved_concurrency,
                                 settings.lambda_concurrency_limit, len(APP_FUNCTIONS))
+    _check_order_concurrency(reader, settings, len(APP_FUNCTIONS))
     if production and settings.force_destroy_buckets:
         reader._fail("forceDestroyBuckets", True, "production buckets are never force-destroyed")
     for key in sorted(set(present_keys) - reader.read_keys):
@@ -631,6 +632,28 @@ def _check_reserved_concurrency(reader: _Reader, reserved: int | None, limit: in
                      f"{limit - functions * reserved} of the account's {limit} concurrent executions "
                      f"(lambdaConcurrencyLimit) unreserved; AWS requires {MIN_UNRESERVED_CONCURRENCY}, so at most "
                      f"{(limit - MIN_UNRESERVED_CONCURRENCY) // functions} per function")
+
+
+def _check_order_concurrency(reader: _Reader, settings: Settings, functions: int) -> None:
+    """The order knobs share the account with every other function: the front door's own reservation replaces the
+    stack value on that one function, and the charge step's provisioned concurrency must fit in what it may run
+    (its reservation when the stack reserves, else the pool left after all reservations and AWS's 100)."""
+    flow, limit = settings.workflow, settings.lambda_concurrency_limit
+    front, provisioned = flow.front_door_reserved_concurrency, flow.charge_provisioned_concurrency
+    each = settings.lambda_defaults.reserved_concurrency or 0
+    reserved = each * (functions - (1 if front else 0)) + (front or 0)
+    if front is not None and reserved > limit - MIN_UNRESERVED_CONCURRENCY:
+        reader._fail("ordersReservedConcurrency", front,
+                     f"with lambdaReservedConcurrency on the other {functions - 1} functions, {reserved} reserved would "
+                     f"leave less than {MIN_UNRESERVED_CONCURRENCY} of the account's {limit} (lambdaConcurrencyLimit)")
+    elif provisioned is not None:
+        room = each if each else limit - MIN_UNRESERVED_CONCURRENCY - reserved
+        if provisioned > room:
+            reader._fail("ordersChargeProvisionedConcurrency", provisioned,
+                         f"the charge step may run at most {room} at once (" + (
+                             "its lambdaReservedConcurrency" if each else
+                             f"the account's {limit} less {reserved} reserved and {MIN_UNRESERVED_CONCURRENCY} "
+                             "unreserved") + "); provisioned concurrency cannot exceed it")
 
 
 def placeholder_email_keys(settings: Settings) -> dict[str, str]:
