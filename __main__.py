@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import settings as stack_settings
-from components.alarm_topic import AlarmTopic, AlarmTopicArgs
+from components.alarm_topic import AlarmTopic
 from components.api_gateway_account import ApiGatewayAccount
 from components.docs_site import DocsSite, SignIn
 from components.email_sender import EmailSender
@@ -42,9 +42,8 @@ functions = stack.functions
 settings = stack.settings
 
 # Every alarm (the flows' dead-letter alarms included) notifies this topic: the configured one, or the stack's own.
-alarm_topic = AlarmTopic("alarms", AlarmTopicArgs(project=settings.project, stage=settings.stack, tags=settings.tags,
-                                                  existing_topic_arn=settings.alarm_topic_arn,
-                                                  account_id=functions.account_id))
+# Its Args (alarmTopicArn / alarmEmail) were validated with every other key by `load()`.
+alarm_topic = AlarmTopic("alarms", stack.alarm_topic)
 stack = stack.with_alarm_actions([alarm_topic.arn])
 
 # The pool was created inside SecureApi "api" before it became its own component: same children, same URNs.
@@ -97,6 +96,7 @@ if stack.docs is not None:
 # Alarms, dashboard and saved queries for all of the above: a function added to any of these gets them too.
 observability = Observability("observability", ObservabilityArgs(
     project=settings.project, stage=settings.stack, tags=settings.tags, alarm_topic_arn=alarm_topic.arn,
+    thresholds=stack.thresholds,
     targets=observe([users, api, health, hello, email, registration, orders, uploads], apis=[api],
                     asynchronous=["uploads-ingest"], on_failure_destination=["uploads-ingest"],
                     stream_consumers=["uploads-process"]),

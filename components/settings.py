@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from .alarm_topic import AlarmTopicArgs
 from .api_gateway_account import ApiGatewayAccountArgs
 from .api_plan import with_scopes
 from .bucket import SecureBucketArgs
 from .docs_site import CustomDomain, DocsSiteArgs
 from .email_sender import EmailSenderArgs
-from .function import FunctionDefaults
+from .function import APPLICATION_LOG_LEVELS, FunctionDefaults
 from .hosted_ui import HostedUiArgs, check_redirect_url
 from .limits import (
     ARCHITECTURES,
@@ -37,6 +38,7 @@ from .limits import DOMAIN as _DOMAIN
 from .limits import EMAIL as _EMAIL
 from .limits import ORIGIN as _ORIGIN
 from .naming import Naming
+from .observability_plan import AlarmThresholds
 from .order_pipeline import OrderPipelineArgs
 from .order_settings import WorkflowSettings, read_workflow
 from .order_workflow import OrderWorkflowArgs
@@ -112,6 +114,7 @@ class LambdaDefaults:
     architecture: str
     reserved_concurrency: int | None
     tracing: bool
+    application_log_level: str = "INFO"
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,10 @@ class Settings:
     manage_api_gateway_account: bool = True
     lambda_concurrency_limit: int = 1000
     region: str = "us-east-1"
+    # Subscribed to the stack's own alarm topic (never to a configured alarmTopicArn).
+    alarm_email: str | None = None
+    # AlarmThresholds field -> value, as configured (the alarm* keys); checked by AlarmThresholds in stack_args.
+    alarm_thresholds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def alarm_actions(self) -> tuple[str, ...]:
@@ -489,6 +496,53 @@ def _hosted_ui(reader: _Reader, production: bool) -> HostedUiSettings:
     )
 
 
+# AlarmThresholds field -> its config key: one flat key per threshold, like every other key of the stack (each
+# is set with a plain `pulumi config set`, and each problem AlarmThresholds finds is reported under its own key).
+ALARM_THRESHOLD_KEYS: dict[str, str] = {
+    "period_seconds": "alarmPeriodSeconds",
+    "evaluation_periods": "alarmEvaluationPeriods",
+    "datapoints_to_alarm": "alarmDatapointsToAlarm",
+    "latency_evaluation_periods": "alarmLatencyEvaluationPeriods",
+    "latency_datapoints_to_alarm": "alarmLatencyDatapointsToAlarm",
+    "duration_timeout_ratio": "alarmDurationTimeoutRatio",
+    "api_5xx_rate": "alarmApi5xxRate",
+    "api_4xx_rate": "alarmApi4xxRate",
+    "api_4xx_evaluation_periods": "alarmApi4xxEvaluationPeriods",
+    "api_4xx_datapoints_to_alarm": "alarmApi4xxDatapointsToAlarm",
+    "api_latency_p99_ms": "alarmApiLatencyP99Ms",
+    "api_integration_latency_p99_ms": "alarmApiIntegrationLatencyP99Ms",
+    "iterator_age_ms": "alarmIteratorAgeMs",
+}
+
+
+def _alarm_thresholds(reader: _Reader) -> dict[str, float]:
+    """Only the type is checked here; the ranges and cross-field rules are AlarmThresholds' own (stack_args)."""
+    values: dict[str, float] = {}
+    for name, default in vars(AlarmThresholds()).items():
+        key = ALARM_THRESHOLD_KEYS[name]
+        if isinstance(default, int):
+            values[name] = reader.integer(key, default, -(2**31), 2**31 - 1)
+        else:
+            values[name] = reader.number(key, default, float("-inf"), float("inf"))
+    if values["period_seconds"] in (10, 30):
+        # AlarmThresholds allows them (PutMetricAlarm does), but they suit only high-resolution metrics; every
+        # metric alarmed here (AWS/Lambda, AWS/ApiGateway, AWS/SQS) is per minute, so such an alarm would keep
+        # lapsing into INSUFFICIENT_DATA (PutMetricAlarm's Period documentation).
+        reader._fail("alarmPeriodSeconds", values["period_seconds"], "must be a multiple of 60: the alarmed AWS "
+                     "metrics are published per minute, and a 10/30 s alarm on them lapses into INSUFFICIENT_DATA")
+    return values
+
+
+def _alarm_email(reader: _Reader, topic_arn: str | None) -> str | None:
+    email = reader.text("alarmEmail", None, _EMAIL, "an email address")
+    if email and topic_arn:
+        # The stack creates no topic of its own then: a subscription would have nothing to attach to, and
+        # subscribing someone else's (on-call) topic from this stack would make it owner of that subscription.
+        reader._fail("alarmEmail", email, "subscribes the stack's own alarm topic, which is not created when "
+                     "alarmTopicArn is set: subscribe the address to that topic instead, or unset one of the two")
+    return email
+
+
 def settings_from(
     raw: Callable[[str], str | None],
     *,
@@ -529,6 +583,8 @@ def settings_from(
             architecture=reader.choice("lambdaArchitecture", "arm64", ARCHITECTURES),
             reserved_concurrency=reader.integer("lambdaReservedConcurrency", None, 1, 1000),
             tracing=reader.boolean("lambdaTracing", production),
+            application_log_level=reader.choice("lambdaLogLevel", "INFO" if production else "DEBUG",
+                                                APPLICATION_LOG_LEVELS),
         ),
         protect_data=reader.boolean("protectData", production),
         force_destroy_buckets=reader.boolean("forceDestroyBuckets", not production),
@@ -544,8 +600,12 @@ def settings_from(
         lambda_concurrency_limit=reader.integer("lambdaConcurrencyLimit", 1000, 1, 10_000_000),
         region=region,
     )
+    alarm_topic_arn = settings.alarm_topic_arn
+    settings = replace(settings, alarm_email=_alarm_email(reader, alarm_topic_arn),
+                       alarm_thresholds=_alarm_thresholds(reader))
     _check_reserved_concurrency(reader, settings.lambda_defaults.reserved_concurrency,
                                 settings.lambda_concurrency_limit, len(APP_FUNCTIONS))
+    _check_order_concurrency(reader, settings, len(APP_FUNCTIONS))
     if production and settings.force_destroy_buckets:
         reader._fail("forceDestroyBuckets", True, "production buckets are never force-destroyed")
     for key in sorted(set(present_keys) - reader.read_keys):
@@ -574,6 +634,28 @@ def _check_reserved_concurrency(reader: _Reader, reserved: int | None, limit: in
                      f"{limit - functions * reserved} of the account's {limit} concurrent executions "
                      f"(lambdaConcurrencyLimit) unreserved; AWS requires {MIN_UNRESERVED_CONCURRENCY}, so at most "
                      f"{(limit - MIN_UNRESERVED_CONCURRENCY) // functions} per function")
+
+
+def _check_order_concurrency(reader: _Reader, settings: Settings, functions: int) -> None:
+    """The order knobs share the account with every other function: the front door's own reservation replaces the
+    stack value on that one function, and the charge step's provisioned concurrency must fit in what it may run
+    (its reservation when the stack reserves, else the pool left after all reservations and AWS's 100)."""
+    flow, limit = settings.workflow, settings.lambda_concurrency_limit
+    front, provisioned = flow.front_door_reserved_concurrency, flow.charge_provisioned_concurrency
+    each = settings.lambda_defaults.reserved_concurrency or 0
+    reserved = each * (functions - (1 if front else 0)) + (front or 0)
+    if front is not None and reserved > limit - MIN_UNRESERVED_CONCURRENCY:
+        reader._fail("ordersReservedConcurrency", front,
+                     f"with lambdaReservedConcurrency on the other {functions - 1} functions, {reserved} reserved would "
+                     f"leave less than {MIN_UNRESERVED_CONCURRENCY} of the account's {limit} (lambdaConcurrencyLimit)")
+    elif provisioned is not None:
+        room = each if each else limit - MIN_UNRESERVED_CONCURRENCY - reserved
+        if provisioned > room:
+            reader._fail("ordersChargeProvisionedConcurrency", provisioned,
+                         f"the charge step may run at most {room} at once (" + (
+                             "its lambdaReservedConcurrency" if each else
+                             f"the account's {limit} less {reserved} reserved and {MIN_UNRESERVED_CONCURRENCY} "
+                             "unreserved") + "); provisioned concurrency cannot exceed it")
 
 
 def placeholder_email_keys(settings: Settings) -> dict[str, str]:
@@ -635,6 +717,10 @@ class StackArgs:
     # Route key -> full scope names, from `routeScopes`.
     route_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    # The stack's alarm topic (configured or its own, with alarmEmail) and the Observability thresholds.
+    alarm_topic: AlarmTopicArgs | None = None
+    thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
+
     def scoped(self, routes: Sequence[R]) -> list[R]:
         """`routes` with the stack's `routeScopes` applied (a key naming no route is a config error)."""
         try:
@@ -647,10 +733,12 @@ class StackArgs:
         functions = self.functions.with_account(account_id)
         workflow = self.orders.workflow and replace(self.orders.workflow, functions=functions)
         api_account = replace(self.api_account, account_id=account_id) if self.api_account else None
+        alarm_topic = replace(self.alarm_topic, account_id=account_id) if self.alarm_topic else None
         return replace(self, functions=functions, email=replace(self.email, functions=functions),
                        orders=replace(self.orders, functions=functions, workflow=workflow),
                        uploads=replace(self.uploads, functions=functions),
-                       profiles=replace(self.profiles, functions=functions), api_account=api_account)
+                       profiles=replace(self.profiles, functions=functions), api_account=api_account,
+                       alarm_topic=alarm_topic)
 
     def with_alarm_actions(self, actions: Iterable[Any]) -> StackArgs:
         """The flows' own alarms (dead-letter and failure queues) notify `actions`: the stack's alarm topic."""
@@ -695,7 +783,19 @@ _ERROR_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
                   ("scope", "routeScopes"), ("redirect url", "oauthCallbackUrls")),
     "docs": (("price_class", "docsPriceClass"), ("alias", "docsDomain"), ("us-east-1", "docsCertificateArn"),
              ("minimum_protocol_version", "docsCertificateArn"), ("docsdomain", "docsDomain"), ("tag", "tags")),
+    "alarm_topic": (("email", "alarmEmail"), ("existing topic", "alarmTopicArn"), ("tag", "tags")),
 }
+
+
+def _threshold_errors(prefix: str, error: ValueError) -> list[str]:
+    """AlarmThresholds joins its problems with '; ', each led by the field it is about: one line per config key."""
+    problems = str(error).removeprefix("invalid alarm thresholds: ").split("; ")
+    lines = []
+    for problem in problems:
+        field_name = re.match(r"\w+", problem)
+        key = ALARM_THRESHOLD_KEYS.get(field_name.group(0) if field_name else "", "<alarm thresholds>")
+        lines.append(f"{prefix}:{key}: {problem}")
+    return lines
 
 
 def _keys_for(component: str, message: str) -> list[str]:
@@ -732,7 +832,7 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
                      "SERVICE_NAME": settings.project},
         label=settings.stack,
         account_id=account_id,
-        application_log_level="INFO" if settings.is_production else "DEBUG",
+        application_log_level=fn.application_log_level,
     ))
     cognito = settings.cognito
     policy = cognito.password_policy
@@ -858,11 +958,19 @@ def stack_args(settings: Settings, account_id: Any = None) -> StackArgs:
             connect_sources=(hosted_ui.base_url,) if hosted_ui else (),
             tags=tags,
         ))
+    alarm_topic = build("alarm_topic", lambda: AlarmTopicArgs(
+        project=settings.project, stage=settings.stack, existing_topic_arn=settings.alarm_topic_arn,
+        email=settings.alarm_email, tags=tags, account_id=account_id,
+    ))
+    try:
+        thresholds = AlarmThresholds(**settings.alarm_thresholds)
+    except ValueError as error:
+        errors.extend(_threshold_errors(prefix, error))
     if errors:
         raise ConfigError(f"stack {settings.stack!r} has invalid configuration:\n  - " + "\n  - ".join(errors))
     api_account = ApiGatewayAccountArgs(naming=settings.naming, tags=tags) if settings.manage_api_gateway_account else None
     return StackArgs(settings, functions, user_pool, api, email, orders, uploads, profiles, api_account,
-                     hosted_ui, docs, route_scopes)
+                     hosted_ui, docs, route_scopes, alarm_topic=alarm_topic, thresholds=thresholds)
 
 
 def _docs_domain(docs: DocsSettings) -> CustomDomain | None:

@@ -142,3 +142,18 @@ def test_only_a_local_apigateway_endpoint_switches_the_url_form() -> None:
     assert localstack_endpoint([{"s3": "http://localhost:4566"}]) is None and localstack_endpoint(None) is None
     assert localstack_invoke_url("http://127.0.0.1:4567", "abc123", "local") == (
         "http://abc123.execute-api.localhost.localstack.cloud:4567/local")
+
+
+def test_the_order_knobs_count_against_the_same_account_limit() -> None:
+    # The front door's reservation is counted with every other function's stack reservation.
+    with pytest.raises(ConfigError, match=r"secure-serverless:ordersReservedConcurrency = 500: with lambdaReservedConcurrency"):
+        run_stack("dev", overrides={"lambdaReservedConcurrency": FITS, "ordersReservedConcurrency": 500})
+    # Provisioned concurrency never exceeds what the charge step may run: its reservation when the stack reserves...
+    with pytest.raises(ConfigError, match=r"ordersChargeProvisionedConcurrency = 20: the charge step may run at most 10"):
+        run_stack("dev", overrides={"lambdaReservedConcurrency": 10, "ordersChargeProvisionedConcurrency": 20})
+    # ...else the pool a small account leaves after AWS's 100.
+    with pytest.raises(ConfigError, match=r"ordersChargeProvisionedConcurrency = 150: the charge step may run at most 50"):
+        run_stack("dev", overrides={"lambdaConcurrencyLimit": 200, "ordersReservedConcurrency": 50,
+                                    "ordersChargeProvisionedConcurrency": 150})
+    run = run_stack("dev", overrides={"lambdaReservedConcurrency": 10, "ordersChargeProvisionedConcurrency": 10})
+    assert run.of_type("aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig")

@@ -27,7 +27,7 @@ def test_evaluations_are_cached_per_configuration_and_copied(monkeypatch: pytest
     calls: list[tuple] = []
     fake_run = object()
 
-    def evaluate(stack, *, overrides=None, preview=False):
+    def evaluate(stack, *, overrides=None, preview=True):
         calls.append((stack, overrides, preview))
         return {"stack": stack, "overrides": overrides, "resources": [fake_run]}
 
@@ -37,6 +37,6 @@ def test_evaluations_are_cached_per_configuration_and_copied(monkeypatch: pytest
     first["resources"].clear()  # a test that changes its copy...
     again = evaluations.run_stack("dev", overrides={"a": 2, "b": 1})
     assert len(again["resources"]) == 1  # ...changes nothing for the next one
-    evaluations.run_stack("dev", preview=True)
-    evaluations.run_stack("prod")
-    assert calls == [("dev", {"b": 1, "a": 2}, False), ("dev", None, True), ("prod", None, False)]
+    evaluations.run_stack("dev", preview=False)  # `pulumi up`, a configuration of its own
+    evaluations.run_stack("prod")  # a preview by default, like offline.runtime.run_stack
+    assert calls == [("dev", {"b": 1, "a": 2}, True), ("dev", None, False), ("prod", None, True)]
