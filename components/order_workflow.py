@@ -42,8 +42,8 @@ from .order_states import (
     orders_table,
     plan_definition,
 )
-from .profiles import FAILURE_RETENTION_SECONDS, table_resource
-from .queues import backlog_alarm
+from .profiles import table_resource
+from .queues import failure_queue
 from .tokens import component_type
 
 CHARGE_ALIAS = "live"
@@ -206,21 +206,15 @@ class OrderWorkflow(pulumi.ComponentResource):
                 f"{name}-charge-provisioned", function_name=charge.name, qualifier=self.charge_alias.name,
                 provisioned_concurrent_executions=args.charge_provisioned_concurrency, opts=child)
 
-        self.compensation_queue = aws.sqs.Queue(
-            f"{name}-compensation-failures",
-            name=functions.naming.name(f"{name}-compensation-failures", 80),
-            message_retention_seconds=FAILURE_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
+        self.compensation_queue = failure_queue(
+            f"{name}-compensation-failures", functions.naming.name(f"{name}-compensation-failures", 80),
+            "An order is FAILED but undoing its reservation or charge failed after every retry: each "
+            "message names the order and both errors; release/refund by hand, then delete the message.",
+            tags, child, args.alarm_actions,
             # The workflow's dead-letter queue (its last Catch writes here, a human reads): no queue may make it
             # its own DLQ.
             redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
-            tags=tags,
-            opts=child,
         )
-        backlog_alarm(f"{name}-compensation-failures-alarm", self.compensation_queue,
-                      "An order is FAILED but undoing its reservation or charge failed after every retry: each "
-                      "message names the order and both errors; release/refund by hand, then delete the message.",
-                      tags, child, args.alarm_actions)
 
         invoked = {step: fn.arn for step, fn in self.steps.items()} | {"Charge": self.charge_alias.arn}
         account_id = functions.account_id
@@ -261,17 +255,10 @@ class OrderWorkflow(pulumi.ComponentResource):
         # A timed-out execution skips every Catch, so its order stays where it was: Observability alarms on the
         # machine's ExecutionsTimedOut and ExecutionsFailed (one alarm per metric, with the stack's OK actions).
 
-        self.cleanup_failures = aws.sqs.Queue(
-            f"{name}-cleanup-failures",
-            name=functions.naming.name(f"{name}-cleanup-failures", 80),
-            message_retention_seconds=FAILURE_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            tags=tags,
-            opts=child,
-        )
-        backlog_alarm(f"{name}-cleanup-failures-alarm", self.cleanup_failures,
-                      "A scheduled order cleanup failed every retry: read the cleanup function's logs. The next run "
-                      "picks up every stale order again (the query is idempotent).", tags, child, args.alarm_actions)
+        self.cleanup_failures = failure_queue(
+            f"{name}-cleanup-failures", functions.naming.name(f"{name}-cleanup-failures", 80),
+            "A scheduled order cleanup failed every retry: read the cleanup function's logs. The next run "
+            "picks up every stale order again (the query is idempotent).", tags, child, args.alarm_actions)
         self.cleanup = PythonFunction(f"{name}-cleanup", PythonFunctionArgs(
             handler="orders_cleanup", defaults=functions,
             environment={"ORDERS_TABLE": self.table.name, "PAGE_SIZE": "100"},

@@ -24,11 +24,10 @@ from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
 from .limits import check_tags
 from .link import Link, Statement
 from .order_states import TablePlan, profiles_table
-from .queues import backlog_alarm
+from .queues import failure_queue
 from .secure_api import Route
 from .tokens import component_type
 
-FAILURE_RETENTION_SECONDS = 14 * 24 * 3600
 # What Lambda's poller does with the function's role on a DynamoDB stream (AWSLambdaDynamoDBExecutionRole's
 # stream actions); ListStreams has no resource-level permission in IAM, so it alone is granted on "*".
 STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
@@ -141,18 +140,11 @@ class Profiles(pulumi.ComponentResource):
 
         self.table = table_resource(name, args.plan(name), tags, self)
         table_env = {"PROFILES_TABLE": self.table.name}
-        self.failure_queue = aws.sqs.Queue(
-            f"{name}-welcome-failures",
-            name=functions.naming.name(f"{name}-welcome-failures", 80),
-            message_retention_seconds=FAILURE_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            tags=tags,
-            opts=child,
-        )
-        backlog_alarm(f"{name}-welcome-failures-alarm", self.failure_queue,
-                      "Profile stream records exhausted their retries: each message names the shard and sequence "
-                      "range; re-read them within 24 h (stream retention) and check the welcome function's logs.",
-                      tags, child, args.alarm_actions)
+        self.failure_queue = failure_queue(
+            f"{name}-welcome-failures", functions.naming.name(f"{name}-welcome-failures", 80),
+            "Profile stream records exhausted their retries: each message names the shard and sequence "
+            "range; re-read them within 24 h (stream retention) and check the welcome function's logs.",
+            tags, child, args.alarm_actions)
 
         self.upsert = PythonFunction(f"{name}-upsert", PythonFunctionArgs(
             handler="profiles_upsert", defaults=functions, environment=table_env,

@@ -59,6 +59,30 @@ def backlog_alarm(
     )
 
 
+def failure_queue(
+    resource_name: str,
+    physical_name: pulumi.Input[str],
+    description: str,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    actions: Sequence[str] = (),
+    **queue_args: object,
+) -> aws.sqs.Queue:
+    """`resource_name`: an encrypted queue a human reads (on-failure destination, a workflow's last Catch), kept as
+    long as SQS allows, with `f"{resource_name}-alarm"` as soon as one message waits in it."""
+    queue = aws.sqs.Queue(
+        resource_name,
+        name=physical_name,
+        message_retention_seconds=DLQ_RETENTION_SECONDS,
+        sqs_managed_sse_enabled=True,
+        tags=tags,
+        opts=opts,
+        **queue_args,
+    )
+    backlog_alarm(f"{resource_name}-alarm", queue, description, tags, opts, actions)
+    return queue
+
+
 def guard_dead_letter_queue(
     name: str,
     dlq: aws.sqs.Queue,

@@ -29,14 +29,13 @@ from .function import FunctionDefaults, PythonFunction, PythonFunctionArgs
 from .limits import CONTENT_TYPE, ORIGIN, STARTING_POSITIONS, check_range, check_tags
 from .link import Condition, Link, Statement
 from .naming import statement_id
-from .queues import backlog_alarm
+from .queues import failure_queue
 from .secure_api import Route
 from .tokens import component_type, with_legacy_alias
 
 UPLOADS_PREFIX = "uploads/"
 PROCESSED_PREFIX = "processed/"
 AWS_MANAGED_KINESIS_KEY = "alias/aws/kinesis"
-FAILURE_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to re-read the records from the stream
 # An upload event older than this is no longer retried by Lambda: it goes to the failure queue.
 INGEST_MAX_EVENT_AGE_SECONDS = 6 * 3600
 KINESIS_MAX_BATCH = 10_000
@@ -287,23 +286,11 @@ class UploadStream(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        self.failure_queue = aws.sqs.Queue(
-            f"{name}-failures",
-            name=naming.name(f"{name}-failures", 80),
-            message_retention_seconds=FAILURE_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            tags=tags,
-            opts=child,
-        )
-        backlog_alarm(
-            f"{name}-failures-alarm",
-            self.failure_queue,
+        self.failure_queue = failure_queue(
+            f"{name}-failures", naming.name(f"{name}-failures", 80),
             "Upload records or events exhausted their retries: each message names the shard and sequence range "
             "(or the S3 event); re-read them before the stream's retention ends and check the functions' logs.",
-            tags,
-            child,
-            args.alarm_actions,
-        )
+            tags, child, args.alarm_actions)
 
         environment = plan_environment(args, self.uploads.bucket_name, self.processed.bucket_name,
                                        self.stream.name)

@@ -11,12 +11,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from components import settings as stack_settings
+from components.queues import DLQ_RETENTION_SECONDS
 from components.secure_api import SecureApi
 from components.settings import ConfigError, UploadSettings, settings_from, stack_args
 from components.upload_stream import (
     AWS_MANAGED_KINESIS_KEY,
     ENVIRONMENT_CONTRACT,
-    FAILURE_RETENTION_SECONDS,
     ConsumerPlan,
     UploadStream,
     UploadStreamArgs,
@@ -128,7 +128,7 @@ def test_mapping_bisects_retries_finitely_and_reports_to_the_failure_queue(
 
     queue = run.named("uploads-failures").inputs
     assert queue["sqsManagedSseEnabled"] is True
-    assert queue["messageRetentionSeconds"] == FAILURE_RETENTION_SECONDS
+    assert queue["messageRetentionSeconds"] == DLQ_RETENTION_SECONDS == 14 * 24 * 3600
     alarm = run.named("uploads-failures-alarm").inputs
     assert alarm["dimensions"] == {"QueueName": run.named("uploads-failures").outputs["name"]}
     assert (alarm["metricName"], alarm["threshold"]) == ("ApproximateNumberOfMessagesVisible", 0)
