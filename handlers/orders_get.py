@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
 from handlers.common import log
-from handlers.common.claims import require_caller
 from handlers.common.http import HttpError, api_handler, json_response
+from handlers.common.order_state import requested_order
 
 RECEIPTS_BUCKET = os.environ["RECEIPTS_BUCKET"]
-ORDER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-SUB = re.compile(r"[A-Za-z0-9_-]{1,128}")
 MISSING = ("NoSuchKey", "AccessDenied", "404", "403")
 NOT_FOUND = "order not found (a just-submitted order appears once it has been processed)"
 
@@ -39,12 +36,7 @@ s3 = boto3.client("s3")
 
 @api_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    caller = require_caller(event)
-    if not SUB.fullmatch(caller.sub):
-        raise HttpError(401, "unauthorized", "missing or invalid identity claims")
-    order_id = str((event.get("pathParameters") or {}).get("orderId") or "").lower()
-    if not ORDER_ID.fullmatch(order_id):
-        raise HttpError(404, "not_found", NOT_FOUND)
+    caller, order_id = requested_order(event, NOT_FOUND)
     try:
         stored = s3.get_object(Bucket=RECEIPTS_BUCKET, Key=f"receipts/{caller.sub}/{order_id}.json")
     except ClientError as exc:

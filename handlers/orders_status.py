@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -23,13 +22,11 @@ import boto3
 from botocore.exceptions import ClientError
 
 from handlers.common import log
-from handlers.common.claims import require_caller
 from handlers.common.http import HttpError, api_handler, json_response
-from handlers.common.order_state import CONFIRMED, ORDER_ID
+from handlers.common.order_state import CONFIRMED, requested_order
 
 ORDERS_TABLE = os.environ["ORDERS_TABLE"]
 RECEIPTS_BUCKET = os.environ["RECEIPTS_BUCKET"]
-SUB = re.compile(r"[A-Za-z0-9_-]{1,128}")
 NOT_FOUND = "order not found (a just-submitted order appears within seconds)"
 PUBLIC = ("orderId", "status", "history", "currency", "items", "total", "submittedAt", "updatedAt", "failureReason")
 
@@ -50,12 +47,7 @@ def _plain(value: Any) -> Any:
 
 @api_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    caller = require_caller(event)
-    if not SUB.fullmatch(caller.sub):
-        raise HttpError(401, "unauthorized", "missing or invalid identity claims")
-    order_id = str((event.get("pathParameters") or {}).get("orderId") or "").lower()
-    if not ORDER_ID.fullmatch(order_id):
-        raise HttpError(404, "not_found", NOT_FOUND)
+    caller, order_id = requested_order(event, NOT_FOUND)
     item = table.get_item(Key={"orderId": order_id}).get("Item")
     if item is None or item.get("customerId") != caller.sub:
         raise HttpError(404, "not_found", NOT_FOUND)

@@ -22,7 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers.common.http import is_transient
+from handlers.common.claims import Caller, require_caller
+from handlers.common.http import HttpError, is_transient
 
 PENDING, VALIDATED, RESERVED, CHARGED, CONFIRMED = "PENDING", "VALIDATED", "RESERVED", "CHARGED", "CONFIRMED"
 FAILED, EXPIRED = "FAILED", "EXPIRED"
@@ -31,6 +32,19 @@ TERMINAL = frozenset({CONFIRMED, FAILED, EXPIRED})
 IN_PROGRESS = frozenset(FORWARD) - TERMINAL
 STATUS_INDEX = "status-expiresAt"
 ORDER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+SUB = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def requested_order(event: dict[str, Any], not_found: str) -> tuple[Caller, str]:
+    """The caller and the order id of GET /orders/{orderId}. A malformed id is the same 404 as an unknown one, so
+    both GET handlers (table and receipt) answer alike and nothing tells ids apart."""
+    caller = require_caller(event)
+    if not SUB.fullmatch(caller.sub):
+        raise HttpError(401, "unauthorized", "missing or invalid identity claims")
+    order_id = str((event.get("pathParameters") or {}).get("orderId") or "").lower()
+    if not ORDER_ID.fullmatch(order_id):
+        raise HttpError(404, "not_found", not_found)
+    return caller, order_id
 
 
 class TransientError(Exception):
