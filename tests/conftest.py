@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import importlib
@@ -97,22 +98,35 @@ def lambda_context() -> LambdaContext:
 
 @functools.cache
 def _moto() -> Any:
+    import boto3
     from moto import mock_aws
 
+    # moto intercepts boto3 through a hook it adds to botocore's built-in handlers when it is imported; a session
+    # built before that import never gets it. Importing moto just above, then dropping boto3's default session once,
+    # means every session from here on is intercepted (a client built on a default session made earlier, e.g. by a
+    # local-runtime test that ran first, would otherwise reach real AWS endpoints).
+    boto3.DEFAULT_SESSION = None
     # Keep boto3's default session across tests: moto replaces it per mock by default, and a fresh session
     # reloads endpoint and service models before its first call (~60 ms per test, several times that under load).
     return mock_aws(config={"core": {"reset_boto3_session": False}})
 
 
-@pytest.fixture
-def aws() -> Iterator[None]:
-    """In-process moto for every AWS service: one mock for the session, every backend reset for each test."""
+@contextlib.contextmanager
+def mocked_aws() -> Iterator[None]:
+    """In-process moto for every AWS service: one mock for the session, every backend reset on entry."""
     mock = _moto()
     mock.start(reset=True)
     try:
         yield
     finally:
         mock.stop()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """In-process moto for every AWS service: one mock for the session, every backend reset for each test."""
+    with mocked_aws():
+        yield
 
 
 @pytest.fixture

@@ -40,3 +40,34 @@ def test_evaluations_are_cached_per_configuration_and_copied(monkeypatch: pytest
     evaluations.run_stack("dev", preview=False)  # `pulumi up`, a configuration of its own
     evaluations.run_stack("prod")  # a preview by default, like offline.runtime.run_stack
     assert calls == [("dev", {"b": 1, "a": 2}, True), ("dev", None, False), ("prod", None, True)]
+
+
+# A process where boto3's default session exists before moto is first imported: what a local-runtime test
+# (tests/local, boto3.client against the runtime's endpoint) left behind when it ran before the handler tests.
+# Name resolution is refused, so a client that escapes the mock fails here instead of reaching AWS.
+_SESSION_BEFORE_MOTO = r'''
+import socket, sys
+def refuse(*args, **kwargs):
+    raise OSError("a mocked test tried to resolve a real host")
+socket.getaddrinfo = refuse
+sys.modules.pop("moto", None)
+import boto3
+boto3.client("sts", endpoint_url="http://127.0.0.1:9")  # builds boto3's default session
+assert not any(name == "moto" or name.startswith("moto.") for name in sys.modules)
+from tests.conftest import mocked_aws
+with mocked_aws():
+    boto3.client("s3").create_bucket(Bucket="isolated")
+    print(boto3.client("s3").list_buckets()["Buckets"][0]["Name"])
+'''
+
+
+def test_the_aws_fixture_intercepts_clients_of_a_default_session_made_before_moto_was_imported() -> None:
+    import subprocess
+    import sys
+
+    from offline.runtime import REPO_ROOT
+
+    out = subprocess.run([sys.executable, "-c", _SESSION_BEFORE_MOTO], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["isolated"]
