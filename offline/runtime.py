@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import runpy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -235,6 +236,32 @@ def run_stack(
         config=config,
         preview=preview,
     )
+
+
+_PROVIDER_MODULE = re.compile(r"\baws\.([a-z][a-z0-9_]*)\.")
+
+
+def preload_program(root: Path = REPO_ROOT) -> list[str]:
+    """Import what evaluating the program will import: its components, and the pulumi_aws submodules they use
+    (pulumi_aws loads each submodule on first attribute access, about a second for a whole program).
+
+    For callers that evaluate several stacks in forked processes (each would import them again) or that freeze
+    the heap before evaluating (gc.freeze). The submodules are read from the code (`aws.<module>.`): a module this
+    misses is only imported later, by the run that uses it. Returns the submodules loaded."""
+    import importlib
+
+    import pulumi_aws
+
+    sources = [root / "__main__.py", *sorted((root / "components").glob("*.py"))]
+    names = sorted({m for path in sources if path.exists() for m in _PROVIDER_MODULE.findall(path.read_text())})
+    loaded = [name for name in names if hasattr(pulumi_aws, name)]
+    for name in loaded:
+        # A lazy submodule loads on its first attribute other than introspection ones (__name__, __spec__...).
+        getattr(getattr(pulumi_aws, name), "__all__", None)
+    for path in sources[1:]:
+        if path.stem != "__init__":
+            importlib.import_module(f"components.{path.stem}")
+    return loaded
 
 
 def stacks(root: Path = REPO_ROOT) -> list[str]:

