@@ -52,6 +52,9 @@ class Poller(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_event.is_set():
+            # Counted as it begins: whoever changed the function's role can wait for the next poll, the first one
+            # surely authorised under the change (one already under way was checked before it).
+            self.counters.add(f"poll:{self.name}.polls")
             try:
                 self.step()
             except (ClientError, BotoCoreError) as error:

@@ -18,7 +18,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from offline.local import apigw, events
+from offline.local import apigw, denials, events
 from offline.local.graph import EVENT_INVOKE_CONFIG, EVENT_SOURCE_MAPPING, FUNCTION, PERMISSION, StackGraph
 from offline.local.lambdas import Invocation, LocalFunction, function_environment, stage_code
 from offline.local.provision import Provisioned, RoleSession, admin_client, enforce_iam, provision
@@ -83,6 +83,7 @@ class LocalRuntime:
         from offline.local import moto_patches
 
         self.patches = moto_patches.apply_all()
+        denials.observe(lambda principal, _action, _resource: self.counters.add(f"role:{principal}.iam_denied"))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the function logs
         started = time.time()
         o = self.options

@@ -1,4 +1,26 @@
-"""One local runtime (`python -m offline.local`) per test session, driven over real HTTP like a user would."""
+"""One local runtime (`python -m offline.local`) per test session, driven over real HTTP like a user would.
+
+How these tests stay fast (and how a new one fits in):
+
+- One shared runtime. A test that takes the `local` fixture (directly or through `user`) runs against the one
+  runtime of its process. Collection moves all such tests to the front and marks them
+  `xdist_group("local-runtime")`: under `make test` (pytest-xdist, `--dist loadgroup`) they run on a single
+  worker, so the runtime starts once per run, while the other workers run the CPU-bound tests. A test that needs
+  a runtime of its own (other stack, signals) calls `start_runtime` itself and runs on any worker.
+- Scaled time. The runtime runs with `--time-scale TIME_SCALE`: visibility timeouts (never below SQS's 1 s),
+  async retry delays, batching windows and schedules are that fraction of the stack's values. Wait on what a
+  test can observe (`wait_for` on counters, queues, the mailbox, an HTTP answer), never a fixed sleep.
+- Counters. `/__local/stats` (`Local.stats()`, `Local.count()`) counts per function what the runtime did:
+  `<fn>.invocations`, `<fn>.errors`, `<fn>.*_denied` (a call the runtime made with the function's role was
+  refused), `role:<role>.iam_denied` (any request signed with that role refused by IAM, handler calls included),
+  `poll:<kind>:<fn>.polls` (a poller began a poll).
+- The least-privilege matrix (test_least_privilege.py) removes each statement of each principal's role and
+  expects a flow of tests/local/flows.py to fail or the principal to be refused. It schedules removals
+  concurrently on principals that no single flow uses together (each flow's principals come from the baseline's
+  invocation counters), and a flow's waits (`flows._until`) end as soon as the principal under test is refused.
+  A new flow is one function `(local, patience) -> None | reason` in `FLOWS` that waits only through `_until`;
+  a new function, state machine or statement needs no change to the matrix. `LOCAL_LP_MATRIX=0` skips it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +29,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,8 +42,10 @@ import requests
 
 from offline.runtime import REPO_ROOT
 
-# Visibility timeouts and async retry delays scaled down so redelivery and DLQ paths run in seconds.
-TIME_SCALE = 0.02
+# Visibility timeouts and async retry delays scaled down so redelivery and DLQ paths run in seconds: at 0.005 the
+# orders queue's 180 s visibility timeout becomes SQS's minimum of 1 s, Lambda's 60 s / 120 s async retry delays
+# 0.3 s / 0.6 s.
+TIME_SCALE = 0.005
 PASSWORD = "MySecurePass123!"  # noqa: S105 - the seed's test password
 
 
@@ -34,11 +59,21 @@ class Local:
         self.client_id = endpoints["user_pool_client_id"]
         self.outputs = endpoints["stack_outputs"]
         self.log = log
+        # A session of our own, not boto3's default one (the handler tests' moto mock owns that), and one client per
+        # service: building a client costs tens of milliseconds, and the matrix calls from several threads
+        # (botocore clients are thread-safe; building them from one session is not, hence the lock).
+        self._session = boto3.session.Session()
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.aws, region_name=self.region,
-                            aws_access_key_id=self.endpoints["aws_access_key_id"],
-                            aws_secret_access_key=self.endpoints["aws_secret_access_key"])
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, endpoint_url=self.aws, region_name=self.region,
+                    aws_access_key_id=self.endpoints["aws_access_key_id"],
+                    aws_secret_access_key=self.endpoints["aws_secret_access_key"])
+            return self._clients[service]
 
     def stats(self) -> dict[str, int]:
         return requests.get(self.api.rsplit("/", 1)[0] + "/__local/stats", timeout=5).json()["counters"]
@@ -144,3 +179,12 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
 @pytest.fixture(scope="session")
 def user(local: Local) -> dict[str, str]:
     return local.sign_in()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests on the shared runtime first and as one xdist group: the runtime starts once, on one worker."""
+    shared = [item for item in items if "local" in getattr(item, "fixturenames", ())]
+    for item in shared:
+        item.add_marker(pytest.mark.xdist_group("local-runtime"))
+    chosen = set(map(id, shared))
+    items[:] = shared + [item for item in items if id(item) not in chosen]
