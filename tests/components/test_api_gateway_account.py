@@ -6,7 +6,7 @@ import json
 
 from components.api_gateway_account import PUSH_ACTIONS, ApiGatewayAccount, ApiGatewayAccountArgs
 from components.naming import Naming
-from offline.runtime import run_stack
+from tests.evaluations import run_stack  # one evaluation per configuration: these tests only read
 
 ACCOUNT = "aws:apigateway/account:Account"
 

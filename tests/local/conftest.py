@@ -46,6 +46,7 @@ from offline.runtime import REPO_ROOT
 # orders queue's 180 s visibility timeout becomes SQS's minimum of 1 s, Lambda's 60 s / 120 s async retry delays
 # 0.3 s / 0.6 s.
 TIME_SCALE = 0.005
+RUNTIME_GROUP = "local-runtime"  # the xdist group of every test on the shared runtime
 PASSWORD = "MySecurePass123!"  # noqa: S105 - the seed's test password
 
 
@@ -166,14 +167,40 @@ def stop_runtime(process: subprocess.Popen) -> int:
         raise
 
 
+_SHARED_RUNTIME: list[subprocess.Popen] = []  # the session's runtime while it runs
+
+
 @pytest.fixture(scope="session")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     state_dir = tmp_path_factory.mktemp("dev")
     process, endpoints = start_runtime(state_dir)
+    _SHARED_RUNTIME.append(process)
     try:
         yield Local(endpoints, state_dir / "runtime.log")
     finally:
-        stop_runtime(process)
+        _stop_shared_runtime()
+
+
+def _stop_shared_runtime() -> None:
+    while _SHARED_RUNTIME:
+        stop_runtime(_SHARED_RUNTIME.pop())
+
+
+def _uses_runtime(item: pytest.Item) -> bool:
+    return "local" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the shared runtime after the last test that uses it, not at the end of the session: idle, its pollers
+    alone kept ~7% of a core busy while the other tests ran."""
+    if _SHARED_RUNTIME and _uses_runtime(item) and not any(map(_uses_runtime, _after(item))):
+        _stop_shared_runtime()
+
+
+def _after(item: pytest.Item) -> list[pytest.Item]:
+    items = item.session.items
+    return items[items.index(item) + 1:] if item in items else []
 
 
 @pytest.fixture(scope="session")
@@ -181,10 +208,13 @@ def user(local: Local) -> dict[str, str]:
     return local.sign_in()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests on the shared runtime first and as one xdist group: the runtime starts once, on one worker."""
-    shared = [item for item in items if "local" in getattr(item, "fixturenames", ())]
+    """Tests on the shared runtime first and as one xdist group: the runtime starts once, on one worker.
+    (tryfirst: xdist reads the groups in its own pytest_collection_modifyitems; any other group is replaced.)"""
+    shared = [item for item in items if _uses_runtime(item)]
     for item in shared:
-        item.add_marker(pytest.mark.xdist_group("local-runtime"))
+        item.own_markers[:] = [m for m in item.own_markers if m.name != "xdist_group"]
+        item.add_marker(pytest.mark.xdist_group(RUNTIME_GROUP))
     chosen = set(map(id, shared))
     items[:] = shared + [item for item in items if id(item) not in chosen]

@@ -1,6 +1,6 @@
 """`make preview` checks the stacks in forked children (policies/check.py `_parallel`): the same reports in the
-same order as one by one, and a failing evaluation still ends in one `error:` line and exit 2. Run in fresh
-interpreters: forking the test process (threads, open sockets) is not what the command does."""
+same order as one by one, and a failing evaluation still ends in one `error:` line and exit 2. Run in a fresh
+interpreter: forking the test process (threads, open sockets) is not what the command does."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from offline.runtime import REPO_ROOT
 
 SCRIPT = r'''
-import json, os, sys
+import contextlib, io, json, os, sys
 import policies.check as check
 from offline.runtime import ProgramRun, RecordedResource
 from policies.guard.adapters import from_program_run
@@ -26,28 +28,34 @@ def graph(name):
         return from_program_run(ProgramRun(project="p", stack=name, resources=[bucket]))
     return load
 
-names = sys.argv[1].split(",")
-check._targets = lambda args: [(f"stack {n}", graph(n), None) for n in names]
 forked = []
 original = check._parallel
 check._parallel = lambda targets: forked.append(len(targets)) or original(targets)
-code = check.main(["--all-stacks", "--json"])
-print("RESULT " + json.dumps({"code": code, "forked": forked, "pid": os.getpid(),
-                              "cores": len(os.sched_getaffinity(0))}))
+for scenario in sys.argv[1:]:
+    names = scenario.split(",")
+    check._targets = lambda args, names=names: [(f"stack {n}", graph(n), None) for n in names]
+    out, err = io.StringIO(), io.StringIO()
+    forked.clear()
+    with contextlib.redirect_stderr(err):
+        code = check.main(["--all-stacks", "--json"], out=out)
+    print(json.dumps({"code": code, "forked": list(forked), "pid": os.getpid(), "cores": len(os.sched_getaffinity(0)),
+                      "out": out.getvalue(), "err": err.getvalue()}))
 '''
 
 
-def _run(names: str) -> tuple[dict, str, str]:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, names], cwd=REPO_ROOT, capture_output=True, text=True,
+@pytest.fixture(scope="module")
+def outcomes() -> dict[str, dict]:
+    scenarios = ["one,two,three", "one,broken"]
+    done = subprocess.run([sys.executable, "-c", SCRIPT, *scenarios], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=120)
-    result = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    return json.loads(result[len("RESULT "):]), done.stdout, done.stderr
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(zip(scenarios, map(json.loads, done.stdout.strip().splitlines()[-len(scenarios):]), strict=True))
 
 
-def test_stacks_are_checked_in_children_and_reported_in_order() -> None:
-    result, out, _ = _run("one,two,three")
+def test_stacks_are_checked_in_children_and_reported_in_order(outcomes) -> None:
+    result = outcomes["one,two,three"]
     assert (result["code"], result["forked"]) == (0, [3])
-    report = json.loads(out[: out.index("RESULT ")])
+    report = json.loads(result["out"])
     assert [r["label"] for r in report["reports"]] == ["stack one", "stack two", "stack three"]
     pids = {int(next(iter(r["components"])).rsplit(" b", 1)[1]) for r in report["reports"]}
     if result["cores"] > 1:
@@ -56,7 +64,7 @@ def test_stacks_are_checked_in_children_and_reported_in_order() -> None:
         assert pids == {result["pid"]}  # one core: checked here, one by one
 
 
-def test_a_failing_evaluation_in_a_child_is_one_error_line_and_exit_2() -> None:
-    result, _, err = _run("one,broken")
+def test_a_failing_evaluation_in_a_child_is_one_error_line_and_exit_2(outcomes) -> None:
+    result = outcomes["one,broken"]
     assert result["code"] == 2
-    assert err.strip().splitlines()[-1] == "error: the program failed under mocks (RuntimeError: boom in broken)"
+    assert result["err"].strip().splitlines() == ["error: the program failed under mocks (RuntimeError: boom in broken)"]
