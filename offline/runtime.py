@@ -8,6 +8,7 @@ engine would see it: type, name, parent, inputs, property dependencies, protect/
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 import runpy
@@ -143,19 +144,33 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it: same documents
+_PARSED: dict[tuple[Path, int, int], Any] = {}
+
+
+def _yaml_file(path: Path) -> Any:
+    """A YAML file's document, parsed once per version of the file (tests evaluate programs hundreds of times);
+    each caller gets its own copy."""
+    stat = path.stat()
+    key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+    if key not in _PARSED:
+        _PARSED[key] = yaml.load(path.read_text(), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    return copy.deepcopy(_PARSED[key])
+
+
 def stack_config(stack: str, root: Path = REPO_ROOT, overrides: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:
     """The config map the CLI would hand the program, under the CLI's own merge rules (offline/cli_config.py).
 
     `overrides` act like `pulumi config set` on the stack file before the merge (`None` = `pulumi config rm`), so
     removing a key the project declares without a default fails exactly as the CLI would.
     """
-    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project_file = _yaml_file(root / "Pulumi.yaml")
     project = project_file["name"]
     stack_file = root / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise FileNotFoundError(f"no stack file {stack_file.name}")
     values: dict[str, Any] = {}
-    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
+    for key, value in ((_yaml_file(stack_file) or {}).get("config") or {}).items():
         values[key if ":" in key else f"{project}:{key}"] = value
     for key, value in (overrides or {}).items():
         full_key = key if ":" in key else f"{project}:{key}"

@@ -198,13 +198,21 @@ class _Failed(Exception):
     """What went wrong while checking one target, as (exit-2 kind, one line): it crosses a process boundary."""
 
 
-def _check_target(label: str, load_graph: Any, config_path: Path | None) -> Result:
+def _check_target(label: str, load_graph: Any, config: Path | None | dict[str, RuleConfig]) -> Result:
+    """Check one target; `config` is its pack config file, or that config already loaded."""
     try:
-        return check(label, load_graph(), load(RULES, config_path))
+        return check(label, load_graph(), config if isinstance(config, dict) else load(RULES, config))
     except (ConfigError, InputError, OSError) as error:
         raise _Failed("input", _one_line(error)) from None
     except Exception as error:  # noqa: BLE001 (a policy tool answers with a verdict or exit 2, never a traceback)
         raise _Failed("internal", f"{type(error).__name__}: {_one_line(error)}") from None
+
+
+def _check_config(path: Path | None) -> dict[str, RuleConfig]:
+    try:
+        return load(RULES, path)
+    except (ConfigError, OSError) as error:
+        raise _Failed("input", _one_line(error)) from None
 
 
 def _in_child(index: int) -> Result:
@@ -212,7 +220,7 @@ def _in_child(index: int) -> Result:
     return _check_target(*_FORKED[index])
 
 
-_FORKED: list[tuple[str, Any, Path | None]] = []
+_FORKED: list[tuple[str, Any, dict[str, RuleConfig]]] = []
 
 
 def _parallel(targets: list[tuple[str, Any, Path | None]]) -> list[Result] | None:
@@ -226,7 +234,8 @@ def _parallel(targets: list[tuple[str, Any, Path | None]]) -> list[Result] | Non
         return None
     from concurrent.futures import ProcessPoolExecutor
 
-    _FORKED[:] = targets
+    # Each stack's pack config is read and validated here, once: a bad one stops the command before any fork.
+    _FORKED[:] = [(label, load_graph, _check_config(path)) for label, load_graph, path in targets]
     try:
         with ProcessPoolExecutor(len(targets), mp_context=multiprocessing.get_context("fork")) as pool:
             return list(pool.map(_in_child, range(len(targets))))
