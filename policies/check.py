@@ -215,12 +215,15 @@ def _check_config(path: Path | None) -> dict[str, RuleConfig]:
         raise _Failed("input", _one_line(error)) from None
 
 
-def _in_child(index: int) -> Result:
-    """One program target in a forked child: it inherits the parent's imports (copy on write), collector off."""
-    return _check_target(*_FORKED[index])
-
-
-_FORKED: list[tuple[str, Any, dict[str, RuleConfig]]] = []
+def _in_child(target: tuple[str, Any, dict[str, RuleConfig]], pipe: Any) -> None:
+    """One program target in a forked child: it inherits the parent's imports (copy on write), collector off.
+    Sends back its Result, or the _Failed that stopped it."""
+    try:
+        outcome: Result | _Failed = _check_target(*target)
+    except _Failed as failure:
+        outcome = failure
+    pipe.send(outcome)
+    pipe.close()
 
 
 def _parallel(targets: list[tuple[str, Any, Path | None]]) -> list[Result] | None:
@@ -232,15 +235,27 @@ def _parallel(targets: list[tuple[str, Any, Path | None]]) -> list[Result] | Non
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if len(targets) < 2 or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    from concurrent.futures import ProcessPoolExecutor
-
+    context = multiprocessing.get_context("fork")
     # Each stack's pack config is read and validated here, once: a bad one stops the command before any fork.
-    _FORKED[:] = [(label, load_graph, _check_config(path)) for label, load_graph, path in targets]
-    try:
-        with ProcessPoolExecutor(len(targets), mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_in_child, range(len(targets))))
-    finally:
-        _FORKED.clear()
+    forked = [(label, load_graph, _check_config(path)) for label, load_graph, path in targets]
+    children = []
+    for target in forked:
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_in_child, args=(target, send), daemon=True)
+        child.start()
+        send.close()
+        children.append((child, receive))
+    outcomes = []
+    for child, receive in children:
+        try:
+            outcomes.append(receive.recv())
+        except EOFError:
+            outcomes.append(_Failed("internal", f"the check of a stack ended with exit code {child.join() or child.exitcode}"))
+        child.join()
+    for outcome in outcomes:
+        if isinstance(outcome, _Failed):
+            raise outcome
+    return outcomes
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
