@@ -172,8 +172,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 # ------------------------------------------------------------------------------------------ distribution
 #
-# `make test` runs pytest-xdist with `--dist loadgroup`: the tests of one `xdist_group` run on one worker. Every
-# test gets a group: its module (as `--dist loadfile` would), or the shared local runtime's (tests/local/conftest.py).
+# `make test` runs pytest-xdist with `--dist loadgroup`: the tests of one `xdist_group` run on one worker (the
+# shared local runtime's, tests/local/conftest.py; a module with module-scoped fixtures), any other test alone.
 # pytest 9.2 broke how xdist 3.8 carries groups to its scheduler (it rewrites node ids, which pytest now ignores:
 # pytest-xdist issue 1386, tests spread as if unmarked), so the workers publish them in a file our scheduler reads.
 
@@ -183,11 +183,18 @@ _SHARED = pytest.StashKey[Path]()
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A module's tests stay together on one worker: module-scoped fixtures are computed once, and tests that build
-    on an earlier one in their module still do. Tests already in a group (the shared local runtime's) keep it."""
+    """The tests of a module that has module- or class-scoped fixtures stay together on one worker, so those are
+    computed once; any other test goes wherever a worker is free (the best balance: every test passes in any
+    order). Tests already in a group (the shared local runtime's) keep it."""
     for item in items:
-        if item.get_closest_marker("xdist_group") is None:
+        if item.get_closest_marker("xdist_group") is None and _uses_wide_fixtures(item):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def _uses_wide_fixtures(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    return any(d.scope in ("module", "class", "package") for defs in definitions for d in defs)
 
 
 def _publish_groups(session: pytest.Session) -> None:

@@ -8,6 +8,9 @@ import pytest
 
 from tests import evaluations
 
+# Two tests compare boto3 sessions across tests: under xdist they must share a worker.
+pytestmark = pytest.mark.xdist_group("tests/test_fixtures.py")
+
 _SESSIONS: list[object] = []
 
 
