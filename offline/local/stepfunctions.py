@@ -83,7 +83,7 @@ class Workflows:
             self.ids.add(r.outputs.get("arn") or r.id, arn)
             # Step Functions assumes the role for every task: so do the patched integrations.
             world.role_credentials[role_arn] = sts.assume_role(
-                RoleArn=role_arn, RoleSessionName=request["name"][:64], DurationSeconds=43200)["Credentials"]
+                RoleArn=role_arn, RoleSessionName=f"states-{request['name']}"[:64], DurationSeconds=43200)["Credentials"]
             self.machines.append(Machine(request["name"], arn, role_arn.rsplit("/", 1)[-1], role_arn))
         by_role = {m.role_arn: m.name for m in self.machines}
         # The state machine counts as one more principal for the runtime's counters (least-privilege matrix).
