@@ -53,14 +53,17 @@ def baseline(local):
 
 def test_every_flow_passes_and_every_function_is_exercised(local, baseline) -> None:
     exercised = set().union(*baseline.values())
-    assert exercised == set(local.endpoints["functions"]), set(local.endpoints["functions"]) - exercised
+    principals = set(local.endpoints["functions"]) | set(local.endpoints.get("state_machines", {}))
+    assert exercised == principals, principals - exercised
 
 
 @pytest.mark.skipif(os.environ.get("LOCAL_LP_MATRIX", "1") == "0", reason="LOCAL_LP_MATRIX=0 (about 2-3 minutes)")
 def test_each_statement_is_needed(local, baseline) -> None:
     iam = local.client("iam")
     rows = []
-    for function, role in sorted(local.endpoints["roles"].items()):
+    # A state machine is one more principal: its task calls count as its invocations (runtime counters).
+    machines = {name: m["role"] for name, m in local.endpoints.get("state_machines", {}).items()}
+    for function, role in sorted({**local.endpoints["roles"], **machines}.items()):
         flows = [name for name, used in baseline.items() if function in used]
         for policy_name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
             document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
