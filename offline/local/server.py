@@ -96,8 +96,9 @@ class LocalRuntime:
         self.provisioned: Provisioned = provision(self.graph, self.endpoint, self.region, o.time_scale)
         handled = self.provisioned.handled_types | RUNTIME_TYPES | stepfunctions.HANDLED_TYPES | schedules.HANDLED_TYPES
         self.unsupported = sorted({r.type for r in self.graph.unsupported(handled)})
-        self._start_functions()
+        # Before the workers start: their 19 interpreters importing boto3 at once would slow this 2-3x.
         self._start_workflows()
+        self._start_functions()
         self.admin_credentials: dict[str, str] | None = None
         if o.enforce_iam:
             # After the roles' sessions are taken: moto crashes assuming a service role once enforcement is on.

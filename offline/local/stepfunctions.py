@@ -65,7 +65,7 @@ class Workflows:
         machines = self.graph.of_type(STATE_MACHINE)
         if not machines:
             return []
-        self._functions()
+        self._functions(" ".join(self.ids.rewrite(r.inputs["definition"]) for r in machines))
         sts = admin_client("sts", self.endpoint, self.region)
         sfn = admin_client("stepfunctions", self.endpoint, self.region)
         world = moto_patches.LOCAL
@@ -90,13 +90,16 @@ class Workflows:
         world.on_task = lambda role_arn, _service: self.count(f"{by_role.get(role_arn, 'unknown-machine')}.invocations")
         return self.machines
 
-    def _functions(self) -> None:
-        """Every function in moto's Lambda (so `lambda:invoke` tasks and `aws lambda invoke` find it) with a
-        dispatcher to its worker, and the graph's aliases on a published version."""
+    def _functions(self, definitions: str) -> None:
+        """The functions the definitions invoke, in moto's Lambda (so `lambda:invoke` tasks find them) with a
+        dispatcher to their workers, and their aliases on a published version. Only those: each one costs
+        start-up time, and nothing else invokes through moto's Lambda."""
         lam = admin_client("lambda", self.endpoint, self.region)
         code = _code_zip()
         world = moto_patches.LOCAL
         for spec in self.graph.functions():
+            if f"{spec.arn}\"" not in definitions and f"{spec.arn}:" not in definitions:
+                continue
             lam.create_function(FunctionName=spec.name, Runtime=spec.runtime or "python3.12",
                                 Role=self.ids.rewrite(spec.role_arn), Handler=spec.handler, Code={"ZipFile": code},
                                 Timeout=spec.timeout, MemorySize=spec.memory)
@@ -104,7 +107,7 @@ class Workflows:
         published: dict[str, str] = {}
         for alias in self.graph.of_type(ALIAS):
             spec = self.graph.function_for(alias.inputs["functionName"])
-            if spec is None:
+            if spec is None or spec.name not in world.lambda_dispatch:
                 continue
             if spec.name not in published:
                 published[spec.name] = lam.publish_version(FunctionName=spec.name)["Version"]
