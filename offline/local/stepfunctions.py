@@ -47,6 +47,14 @@ def _code_zip() -> bytes:
     return buffer.getvalue()
 
 
+def throttled() -> Exception:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    error = LambdaClientError("TooManyRequestsException", "Rate Exceeded.")
+    error.code = 429
+    return error
+
+
 class Workflows:
     """The graph's state machines and what they invoke, provisioned in moto and wired to the local workers."""
 
@@ -118,6 +126,10 @@ class Workflows:
             if isinstance(event, (bytes, str)):
                 event = json.loads(event or "{}")
             result = self.invoke(name, event)
+            if result.error_type == "Throttled":
+                # Lambda refuses the Invoke call itself (429): Step Functions sees Lambda.TooManyRequestsException,
+                # which the definition retries, not a function error.
+                raise throttled()
             return json.dumps(result.payload, default=str), not result.ok, ""
 
         return dispatch
