@@ -297,6 +297,7 @@ class LocalRuntime:
             function = self.functions[spec["function"]]
             function.inject_delay = float(spec.get("delay", 0))
             function.inject_error = spec.get("error")
+            function.inject_error_type = spec.get("errorType")
             function.timeout = float(spec.get("timeout") or function.spec.timeout)
             return Response("{}", content_type="application/json")
         return Response('{"message":"unknown"}', status=404, content_type="application/json")

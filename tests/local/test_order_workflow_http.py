@@ -15,6 +15,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import requests
+
 from offline.runtime import REPO_ROOT
 from tests.local.conftest import wait_for
 
@@ -85,6 +87,7 @@ def test_an_order_reaches_confirmed_with_receipt_and_one_confirmation_email(loca
 def test_a_declined_charge_is_failed_with_its_reason_and_the_reservation_released(local, user) -> None:
     order_id = place(local, user, unit_price="2600.00")  # 5200.00 > ordersMaxChargeAmount (5000.00)
 
+    execution = execution_done(local, order_id)  # Compensate runs after MarkFailed made the order FAILED
     order = settled(local, user, order_id)
 
     assert order["status"] == "FAILED" and order["failureReason"] == "PaymentDeclined"
@@ -93,7 +96,6 @@ def test_a_declined_charge_is_failed_with_its_reason_and_the_reservation_release
     item = local.client("dynamodb").get_item(TableName=local.outputs["orders_table"],
                                              Key={"orderId": {"S": order_id}})["Item"]
     assert item["reservation"]["M"]["released"] == {"BOOL": True} and "charge" not in item
-    execution = execution_done(local, order_id)
     assert execution["status"] == "FAILED"
     history = local.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])["events"]
     assert history[-1]["executionFailedEventDetails"]["error"] == "OrderFailed"  # compensated, not parked
@@ -245,3 +247,61 @@ def test_step_functions_have_their_own_roles_and_log_groups(local, user) -> None
         assert role != machine_role and role not in {r for f, r in local.endpoints["roles"].items() if f != name}
         wait_for(lambda n=name: logs.describe_log_streams(logGroupName=f"/aws/lambda/{n}").get("logStreams"),
                  what=f"{name}'s logs shipped under its role")
+
+
+def fault(local, function: str, **spec: Any) -> None:
+    """Inject a fault into a function (no spec clears it): `error` + `errorType`, `delay`, `timeout`."""
+    requests.post(f"{local.endpoints['admin_url']}/__local/faults", json={"function": function, **spec},
+                  timeout=5).raise_for_status()
+
+
+def test_a_transient_step_error_is_retried_with_scaled_backoff_then_caught(local, user) -> None:
+    """Reserve keeps failing with TransientError: the definition's Retry (1 s, x2, 3 attempts) runs it 4 times,
+    then the Catch records FAILED (the scaling of its intervals is proven in test_moto_patches.py)."""
+    reserve = local.function("orders-workflow-reserve")
+    calls = local.count(f"{reserve}.invocations")
+    fault(local, reserve, error="throttled by a dependency", errorType="TransientError")
+    try:
+        order = settled(local, user, place(local, user, unit_price="1.00", qty=1))
+    finally:
+        fault(local, reserve)
+
+    assert order["status"] == "FAILED" and order["failureReason"] == "TransientError"
+    assert local.count(f"{reserve}.invocations") - calls == 4
+
+
+def test_a_step_over_its_timeout_fails_the_order_like_lambda(local, user) -> None:
+    charge = local.function("orders-workflow-charge")
+    fault(local, charge, delay=2, timeout=0.5)
+    try:
+        order_id = place(local, user, unit_price="1.00", qty=1)
+        execution_done(local, order_id)  # Compensate runs after MarkFailed made the order FAILED
+    finally:
+        fault(local, charge)
+
+    order = local.call("GET", f"/orders/{order_id}", user["IdToken"]).json()
+    assert order["status"] == "FAILED" and order["failureReason"] == "Sandbox.Timedout"
+    assert [h["status"] for h in order["history"]][-2:] == ["FAILED", "RELEASED"]
+
+
+def test_a_task_the_state_machine_role_does_not_grant_fails_into_the_catch(local, user) -> None:
+    """Confirm (a direct dynamodb:updateItem) without the role's grant: refused by IAM, not run by an all-powerful
+    interpreter; the Catch compensates and the order ends FAILED, never CONFIRMED."""
+    iam = local.client("iam")
+    role = next(iter(local.endpoints["state_machines"].values()))["role"]
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    kept = [s for s in document["Statement"] if s.get("Sid") != "ConfirmOrFail"]
+    assert len(kept) == len(document["Statement"]) - 1
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps({**document, "Statement": kept}))
+    try:
+        order_id = place(local, user, unit_price="1.00", qty=1)
+        order = settled(local, user, order_id)
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+    assert order["status"] == "FAILED", order
+    assert order["failureReason"].startswith("DynamoDB.")  # moto's 403; AWS: DynamoDB.AmazonDynamoDBException
+    assert "CONFIRMED" not in [h["status"] for h in order["history"]]
+    assert execution_done(local, order_id)["status"] == "FAILED"
