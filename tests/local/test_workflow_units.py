@@ -66,3 +66,25 @@ def test_rate_seconds(n, unit) -> None:
 
 def test_cron_schedules_are_on_demand_only() -> None:
     assert schedules.rate_seconds("cron(0 * * * ? *)") is None
+
+
+def test_automatic_schedules_fire_every_scaled_period_until_stopped(graph) -> None:
+    import threading
+    import time
+
+    from offline.local.events import Counters
+
+    sent: list[tuple[str, dict]] = []
+    stop = threading.Event()
+    scheduler = schedules.Scheduler(graph, lambda f, e: sent.append((f, e)), Counters(), lambda _l: None,
+                                    time_scale=0.25 / 3600, stop=stop)  # rate(1 hour) -> every 0.25 s
+    scheduler.start_automatic()
+    time.sleep(1.1)
+    stop.set()
+    fired = len(sent)
+    time.sleep(0.5)
+
+    assert 3 <= fired <= 5 and len(sent) == fired
+    assert {f for f, _ in sent} == {"secure-serverless-dev-orders-workflow-cleanup"}
+    assert all(e["detail-type"] == "Scheduled Event" for _, e in sent)
+    assert len({e["id"] for _, e in sent}) == fired
