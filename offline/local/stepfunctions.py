@@ -106,7 +106,8 @@ class Workflows:
         code = _code_zip()
         world = moto_patches.LOCAL
         for spec in self.graph.functions():
-            if f"{spec.arn}\"" not in definitions and f"{spec.arn}:" not in definitions:
+            if not any(f"{ref}{end}" in definitions for ref, end in ((spec.arn, '"'), (spec.arn, ":"),
+                                                                       (f'"{spec.name}', '"'))):
                 continue
             lam.create_function(FunctionName=spec.name, Runtime=spec.runtime or "python3.12",
                                 Role=self.ids.rewrite(spec.role_arn), Handler=spec.handler, Code={"ZipFile": code},
