@@ -70,10 +70,11 @@ def schedule_lines(runtime: LocalRuntime) -> list[str]:
         return []
     state = "" if runtime.options.state_dir == REPO_ROOT / ".dev" else f" --state-dir {runtime.options.state_dir}"
     mode = "firing by themselves (time-scaled)" if runtime.options.auto_schedules else "fired on demand only"
+    python = os.path.relpath(sys.executable) if sys.executable.startswith(str(REPO_ROOT)) else sys.executable
     lines = ["", f"schedules ({mode}):"]
     for schedule in runtime.scheduler.schedules:
         lines.append(f"  {schedule.describe()}")
-        lines.append(f"    python -m offline.local schedule {schedule.rule}{state}")
+        lines.append(f"    {python} -m offline.local schedule {schedule.rule}{state}")
     return lines
 
 
