@@ -47,6 +47,20 @@ def _code_zip() -> bytes:
     return buffer.getvalue()
 
 
+def trusts(assume_role_policy: str | dict[str, Any], service: str) -> bool:
+    """Whether a role's trust policy lets `service` assume it (CreateStateMachine refuses a role Step Functions
+    cannot assume; conditions such as aws:SourceAccount are not evaluated locally)."""
+    document = json.loads(assume_role_policy) if isinstance(assume_role_policy, str) else assume_role_policy
+    for statement in document.get("Statement") or []:
+        actions = statement.get("Action")
+        actions = [actions] if isinstance(actions, str) else actions or []
+        services = (statement.get("Principal") or {}).get("Service")
+        services = [services] if isinstance(services, str) else services or []
+        if statement.get("Effect") == "Allow" and "sts:AssumeRole" in actions and service in services:
+            return True
+    return False
+
+
 def throttled() -> Exception:
     from moto.awslambda.exceptions import LambdaClientError
 
@@ -82,6 +96,11 @@ class Workflows:
         for r in machines:
             i = r.inputs
             role_arn = self.ids.rewrite(i["roleArn"])
+            role = next((x for x in self.graph.of_type("aws:iam/role:Role")
+                         if self.ids.rewrite(x.outputs.get("arn") or "") == role_arn), None)
+            if role is None or not trusts(role.inputs.get("assumeRolePolicy") or "{}", "states.amazonaws.com"):
+                raise ValueError(f"state machine {i.get('name')}: Step Functions cannot assume {role_arn} (its trust "
+                                 "policy must allow states.amazonaws.com to sts:AssumeRole)")
             request: dict[str, Any] = {"name": i.get("name") or r.id.rsplit(":", 1)[-1],
                                        "definition": self.ids.rewrite(i["definition"]), "roleArn": role_arn,
                                        "type": i.get("type", "STANDARD")}

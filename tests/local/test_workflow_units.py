@@ -88,3 +88,17 @@ def test_automatic_schedules_fire_every_scaled_period_until_stopped(graph) -> No
     assert {f for f, _ in sent} == {"secure-serverless-dev-orders-workflow-cleanup"}
     assert all(e["detail-type"] == "Scheduled Event" for _, e in sent)
     assert len({e["id"] for _, e in sent}) == fired
+
+
+def test_the_state_machine_role_must_trust_step_functions(graph) -> None:
+    from offline.local.stepfunctions import trusts
+
+    (machine,) = graph.of_type("aws:sfn/stateMachine:StateMachine")
+    (role,) = [r for r in graph.of_type("aws:iam/role:Role") if r.outputs.get("arn") == machine.inputs["roleArn"]]
+    assert trusts(role.inputs["assumeRolePolicy"], "states.amazonaws.com")
+    assert not trusts(role.inputs["assumeRolePolicy"], "lambda.amazonaws.com")
+    lambda_role = {"Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole"],
+                                  "Principal": {"Service": ["lambda.amazonaws.com"]}}]}
+    assert not trusts(lambda_role, "states.amazonaws.com")
+    denied = {"Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole", "Principal": {"Service": "states.amazonaws.com"}}]}
+    assert not trusts(denied, "states.amazonaws.com")
