@@ -155,12 +155,16 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("name", nargs="?", help="rule name or ARN, or target function name (or its suffix)")
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".dev")
     args = parser.parse_args(argv)
-    endpoints = json.loads((args.state_dir / "endpoints.json").read_text())
-    base = endpoints["admin_url"]
-    if not args.name:
+    try:
+        base = json.loads((args.state_dir / "endpoints.json").read_text())["admin_url"]
         with urllib.request.urlopen(f"{base}/__local/schedules", timeout=10) as response:  # noqa: S310
-            for line in json.load(response):
-                print(line)
+            listed = json.load(response)
+    except (OSError, KeyError, ValueError) as error:
+        print(f"no local runtime answers (state dir {args.state_dir}): start it with `make dev` ({error})")
+        return 2
+    if not args.name:
+        for line in listed:
+            print(line)
         return 0
     request = urllib.request.Request(f"{base}/__local/schedules/fire", method="POST",  # noqa: S310
                                      data=json.dumps({"name": args.name}).encode(),

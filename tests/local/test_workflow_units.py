@@ -102,3 +102,10 @@ def test_the_state_machine_role_must_trust_step_functions(graph) -> None:
     assert not trusts(lambda_role, "states.amazonaws.com")
     denied = {"Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole", "Principal": {"Service": "states.amazonaws.com"}}]}
     assert not trusts(denied, "states.amazonaws.com")
+
+
+def test_the_schedule_command_says_when_no_runtime_answers(tmp_path, capsys) -> None:
+    assert schedules.cli(["cleanup", "--state-dir", str(tmp_path)]) == 2
+    (tmp_path / "endpoints.json").write_text('{"admin_url": "http://127.0.0.1:9"}')  # discard port: refused
+    assert schedules.cli(["cleanup", "--state-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().out.count("no local runtime answers") == 2
