@@ -452,8 +452,8 @@ def iam_resource_arns_for_stepfunctions_and_lambda() -> None:
 
     def lambda_resource(self: Any) -> str:
         parts = self.path.split("/")
-        if len(parts) < 4 or parts[2] != "functions":
-            return "*"
+        if len(parts) < 4 or parts[2] != "functions" or not parts[3]:
+            return "*"  # ListFunctions and the account-level calls have no resource
         name = unquote(parts[3])
         qualifier = self.querystring.get("Qualifier", [None])[0]
         if not name.startswith("arn:"):
