@@ -69,7 +69,7 @@ def schedule_lines(runtime: LocalRuntime) -> list[str]:
     if not runtime.scheduler.schedules:
         return []
     state = "" if runtime.options.state_dir == REPO_ROOT / ".dev" else f" --state-dir {runtime.options.state_dir}"
-    mode = "firing by themselves (time-scaled)" if runtime.options.auto_schedules else "fired on demand only"
+    mode = "fired every period x time scale" if runtime.options.auto_schedules else "fired on demand only"
     python = os.path.relpath(sys.executable) if sys.executable.startswith(str(REPO_ROOT)) else sys.executable
     lines = ["", f"schedules ({mode}):"]
     for schedule in runtime.scheduler.schedules:
