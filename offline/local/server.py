@@ -96,7 +96,7 @@ class LocalRuntime:
         self.provisioned: Provisioned = provision(self.graph, self.endpoint, self.region, o.time_scale)
         handled = self.provisioned.handled_types | RUNTIME_TYPES | stepfunctions.HANDLED_TYPES | schedules.HANDLED_TYPES
         self.unsupported = sorted({r.type for r in self.graph.unsupported(handled)})
-        # Before the workers start: their 19 interpreters importing boto3 at once would slow this 2-3x.
+        # Before the workers start: one interpreter per function importing boto3 at once slows this 2-3x.
         self._start_workflows()
         self._start_functions()
         self.admin_credentials: dict[str, str] | None = None
