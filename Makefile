@@ -44,6 +44,10 @@ STACK ?= dev
 PORT ?= 0
 AWS_PORT ?= 0
 TIME_SCALE ?= 1
+# Scheduled rules fire on demand (`python -m offline.local schedule <rule>`); SCHEDULES=auto fires rate() rules
+# every period x TIME_SCALE.
+SCHEDULES ?= on-demand
 .PHONY: dev
 dev: $(STAMP)
-	$(PY) -m offline.local --stack $(STACK) --port $(PORT) --aws-port $(AWS_PORT) --time-scale $(TIME_SCALE)
+	$(PY) -m offline.local --stack $(STACK) --port $(PORT) --aws-port $(AWS_PORT) --time-scale $(TIME_SCALE) \
+	  --schedules $(SCHEDULES)

@@ -57,13 +57,33 @@ def banner(runtime: LocalRuntime, endpoints: dict) -> str:
             lines.append("  curl -X " + method + " " + " ".join(shlex.quote(a) if "$" not in a else f'"{a}"'
                                                                 for a in [*auth, *body]) + f" {url}")
     lines.append(f"  mailbox (what SES accepted): curl {runtime.api_base}/__local/ses/sent")
+    lines += schedule_lines(runtime)
     if runtime.unsupported:
         lines += ["", "not supported yet (ignored): " + ", ".join(runtime.unsupported)]
     lines += ["", "Ctrl-C stops everything."]
     return "\n".join(lines)
 
 
+def schedule_lines(runtime: LocalRuntime) -> list[str]:
+    """The graph's scheduled rules, fired on demand (or by themselves with --schedules auto)."""
+    if not runtime.scheduler.schedules:
+        return []
+    state = "" if runtime.options.state_dir == REPO_ROOT / ".dev" else f" --state-dir {runtime.options.state_dir}"
+    mode = "fired every period x time scale" if runtime.options.auto_schedules else "fired on demand only"
+    python = os.path.relpath(sys.executable) if sys.executable.startswith(str(REPO_ROOT)) else sys.executable
+    lines = ["", f"schedules ({mode}):"]
+    for schedule in runtime.scheduler.schedules:
+        lines.append(f"  {schedule.describe()}")
+        lines.append(f"    {python} -m offline.local schedule {schedule.rule}{state}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["schedule"]:
+        from offline.local.schedules import cli
+
+        return cli(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m offline.local", description=__doc__)
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--port", type=int, default=0, help="API port (0: a free one)")
@@ -72,9 +92,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="multiply visibility timeouts and retry delays (e.g. 0.05 for fault tests)")
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".dev")
     parser.add_argument("--quiet", action="store_true", help="no function logs on the console")
+    parser.add_argument("--schedules", choices=("on-demand", "auto"), default="on-demand",
+                        help="auto: fire rate() schedules by themselves every period x time scale")
     args = parser.parse_args(argv)
     runtime = LocalRuntime(Options(stack=args.stack, api_port=args.port, moto_port=args.aws_port,
-                                   time_scale=args.time_scale, state_dir=args.state_dir, quiet=args.quiet))
+                                   time_scale=args.time_scale, state_dir=args.state_dir, quiet=args.quiet,
+                                   auto_schedules=args.schedules == "auto"))
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack (a stuck stop)
     # The handler only flips a flag: Event.set() from a signal handler can deadlock on the Event's own lock
     # when the signal lands while the main thread holds it inside wait().

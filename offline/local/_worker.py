@@ -54,7 +54,9 @@ def main():
             if init_error is not None:
                 raise init_error
             if request.get("injectError"):
-                raise RuntimeError(request["injectError"])
+                # A named error type lets Step Functions' Retry/Catch match it (e.g. TransientError).
+                kind = type(request.get("injectErrorType") or "RuntimeError", (Exception,), {})
+                raise kind(request["injectError"])
             payload = handler(request["event"], Context(request_id, request["deadline"], os.environ))
             result = {"ok": True, "payload": payload}
         except Exception as error:

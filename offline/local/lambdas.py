@@ -77,6 +77,7 @@ class LocalFunction:
         # Fault injection (tests, chaos by hand): a sleep before the handler, or an error instead of it.
         self.inject_delay = 0.0
         self.inject_error: str | None = None
+        self.inject_error_type: str | None = None
 
     @property
     def short_name(self) -> str:
@@ -125,7 +126,7 @@ class LocalFunction:
             request_id = str(uuid.uuid4())
             deadline = time.time() + self.timeout
             request = {"event": event, "requestId": request_id, "deadline": deadline, "injectDelay": self.inject_delay,
-                       "injectError": self.inject_error}
+                       "injectError": self.inject_error, "injectErrorType": self.inject_error_type}
             try:
                 self._process.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
                 self._process.stdin.flush()  # type: ignore[union-attr]

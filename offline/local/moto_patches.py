@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any
 
@@ -309,10 +310,179 @@ def iam_dynamodb_transactions_checked_per_item() -> None:
     DynamoHandler._authenticate_and_authorize_normal_action = authorize
 
 
+# --- Step Functions and Lambda ------------------------------------------------------------------------------
+
+
+@dataclass
+class LocalWorld:
+    """What the Step Functions / Lambda patches need from the running local runtime (set by
+    offline.local.stepfunctions before the first execution): moto's endpoint, each state machine role's STS
+    credentials, one dispatcher per function name, the time scale of retry intervals."""
+
+    endpoint: str | None = None
+    time_scale: float = 1.0
+    role_credentials: dict[str, dict[str, str]] = field(default_factory=dict)  # role ARN -> STS credentials
+    lambda_dispatch: dict[str, Callable[[Any], tuple[str, bool, str]]] = field(default_factory=dict)
+    on_task: Callable[[str, str], None] | None = None  # (role ARN, service) per task call
+
+
+LOCAL = LocalWorld()
+
+
+@_once("stepfunctions_executions_interpreted")
+def stepfunctions_executions_interpreted() -> None:
+    """moto's Step Functions only records executions unless `execute_state_machine` is on (what
+    `mock_aws(config=...)` sets in-process); the server process has no decorator, so turn it on here."""
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+
+
+# Every module of moto's interpreter that imports `boto_client_for` by name (the contract test greps moto's source
+# for this list, so a module added by an upgrade fails it).
+BOTO_CLIENT_USERS = tuple(f"moto.stepfunctions.parser.asl.component.state.exec.{m}" for m in (
+    "state_map.result_writer.resource_eval.resource_eval_s3", "state_map.item_reader.eval.resource_eval_s3",
+    "state_task.lambda_eval_utils", "state_task.service.state_task_service_unsupported",
+    "state_task.service.state_task_service_glue", "state_task.service.state_task_service_events",
+    "state_task.service.state_task_service_ecs", "state_task.service.state_task_service_sqs",
+    "state_task.service.state_task_service_sfn", "state_task.service.state_task_service_dynamodb",
+    "state_task.service.state_task_service_batch", "state_task.service.state_task_service_sns",
+    "state_task.service.state_task_service_aws_sdk"))
+
+
+@_once("stepfunctions_tasks_run_as_the_state_machine_role")
+def stepfunctions_tasks_run_as_the_state_machine_role() -> None:
+    """moto's interpreter calls every service integration (lambda:invoke, dynamodb:updateItem, sqs:sendMessage)
+    with the fixed keys `ak`/`sk` on `localhost:$MOTO_PORT`; Step Functions calls them as the state machine's
+    role. Use that role's STS session (taken before IAM enforcement) on the runtime's moto endpoint, so moto's
+    IAM enforcement checks each task's action and resource against the role's generated policy. A role with no
+    session keeps `ak`/`sk`, which enforcement refuses: fail closed."""
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        role_arn = getattr(state_credentials, "role_arn", None)
+        credentials = LOCAL.role_credentials.get(role_arn or "")
+        if LOCAL.endpoint is None:
+            return original(region, service, state_credentials)
+        if LOCAL.on_task is not None:
+            LOCAL.on_task(role_arn or "", service)
+        keys = ({"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
+                 "aws_session_token": credentials["SessionToken"]} if credentials
+                else {"aws_access_key_id": "ak", "aws_secret_access_key": "sk"})
+        return boto3.client(service, region_name=region, endpoint_url=LOCAL.endpoint, **keys, config=Config(
+            parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=60, read_timeout=960))
+
+    boto_client.boto_client_for = boto_client_for
+    import importlib
+
+    for name in BOTO_CLIENT_USERS:
+        importlib.import_module(name).boto_client_for = boto_client_for
+
+
+class _ScaledTime:
+    """`time` for moto's retrier: sleeps scaled by LOCAL.time_scale, everything else the real module."""
+
+    def __getattr__(self, name: str) -> Any:
+        import time
+
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        import time
+
+        time.sleep(seconds * LOCAL.time_scale)
+
+
+@_once("stepfunctions_retry_intervals_time_scaled")
+def stepfunctions_retry_intervals_time_scaled() -> None:
+    """A Retry's IntervalSeconds/BackoffRate are honoured, but scaled like the runtime's other waits
+    (`--time-scale`), so retry paths run in seconds."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    retrier_decl.time = _ScaledTime()
+
+
+@_once("lambda_invoke_dispatched_to_local_workers")
+def lambda_invoke_dispatched_to_local_workers() -> None:
+    """moto runs an invoked function in Docker (`LambdaFunction._invoke_lambda`); the runtime runs it in the
+    function's own warm worker (its role, environment, timeout, logs). A function without a worker is an error,
+    never a Docker run."""
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        dispatch = LOCAL.lambda_dispatch.get(self.function_name)
+        if dispatch is None:
+            return json.dumps({"errorType": "Runtime.NoLocalWorker",
+                               "errorMessage": f"no local worker for {self.function_name}"}), True, ""
+        return dispatch(event)
+
+    LambdaFunction._invoke_lambda = _invoke_lambda
+
+
+# IAM names an action differently from its API operation for these (moto checks the operation's name).
+IAM_ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction"}
+
+
+@_once("iam_resource_arns_for_stepfunctions_and_lambda")
+def iam_resource_arns_for_stepfunctions_and_lambda() -> None:
+    """Like the patch above, for Step Functions (`states:StartExecution` on the state machine ARN, execution
+    calls on the execution ARN) and Lambda (`lambda:InvokeFunction` on the function ARN, qualified when the call
+    names a version or alias); moto also checks `lambda:Invoke`, an action IAM does not have."""
+    from urllib.parse import unquote
+
+    from moto.awslambda.responses import LambdaResponse
+    from moto.iam.access_control import IAMRequestBase
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def states_resource(self: Any) -> str:
+        for key in ("executionArn", "stateMachineArn", "mapRunArn"):
+            if self._get_param(key):
+                return self._get_param(key)
+        name = self._get_param("name")
+        action = self._get_action()
+        if name and action == "CreateStateMachine":
+            return f"arn:aws:states:{self.region}:{self.current_account}:stateMachine:{name}"
+        return "*"
+
+    def lambda_resource(self: Any) -> str:
+        parts = self.path.split("/")
+        if len(parts) < 4 or parts[2] != "functions" or not parts[3]:
+            return "*"  # ListFunctions and the account-level calls have no resource
+        name = unquote(parts[3])
+        qualifier = self.querystring.get("Qualifier", [None])[0]
+        if not name.startswith("arn:"):
+            name = f"arn:aws:lambda:{self.region}:{self.current_account}:function:{name}"
+        if qualifier and name.count(":") == 6:
+            name = f"{name}:{qualifier}"
+        return name
+
+    StepFunctionResponse._determine_resource = states_resource
+    LambdaResponse._determine_resource = lambda_resource
+
+    original = IAMRequestBase.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        original(self, *args, **kwargs)
+        self._action = IAM_ACTION_NAMES.get(self._action, self._action)
+
+    IAMRequestBase.__init__ = __init__
+
+
 def apply_all() -> list[str]:
     cognito_all_attributes_readable_by_default()
     s3_post_policy_enforced()
     iam_batch_actions_checked_as_aws_does()
     iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb()
     iam_dynamodb_transactions_checked_per_item()
+    stepfunctions_executions_interpreted()
+    stepfunctions_tasks_run_as_the_state_machine_role()
+    stepfunctions_retry_intervals_time_scaled()
+    lambda_invoke_dispatched_to_local_workers()
+    iam_resource_arns_for_stepfunctions_and_lambda()
     return list(APPLIED)

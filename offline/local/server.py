@@ -19,7 +19,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from offline.local import apigw, denials, events
+from offline.local import apigw, denials, events, schedules, stepfunctions
 from offline.local.graph import EVENT_INVOKE_CONFIG, EVENT_SOURCE_MAPPING, FUNCTION, PERMISSION, StackGraph
 from offline.local.lambdas import Invocation, LocalFunction, function_environment, stage_code
 from offline.local.provision import Provisioned, RoleSession, admin_client, enforce_iam, provision
@@ -45,6 +45,7 @@ class Options:
     overrides: dict[str, Any] | None = None
     quiet: bool = False
     enforce_iam: bool = True
+    auto_schedules: bool = False  # fire rate() schedules by themselves (time-scaled); off: on demand only
 
 
 class Console:
@@ -88,12 +89,9 @@ class LocalRuntime:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the function logs
         started = time.time()
         o = self.options
-        # The local runtime emulates no Step Functions yet: run the single-Lambda order flow (issue 13's workflow
-        # is proven under moto's interpreter in tests/handlers/test_order_workflow.py) unless asked otherwise.
-        overrides = {"ordersWorkflow": False, **(o.overrides or {})}
         gc.disable()  # one evaluation: its young objects die with it, and the collector's passes cost a third of it
         try:
-            self.graph = StackGraph(run_stack(o.stack, overrides=overrides))
+            self.graph = StackGraph(run_stack(o.stack, overrides=o.overrides))
         finally:
             gc.enable()
         self.region, self.account = self._region_account()
@@ -102,14 +100,17 @@ class LocalRuntime:
         host, port = self.moto.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         self.provisioned: Provisioned = provision(self.graph, self.endpoint, self.region, o.time_scale)
-        handled = self.provisioned.handled_types | RUNTIME_TYPES
+        handled = self.provisioned.handled_types | RUNTIME_TYPES | stepfunctions.HANDLED_TYPES | schedules.HANDLED_TYPES
         self.unsupported = sorted({r.type for r in self.graph.unsupported(handled)})
+        # Before the workers start: one interpreter per function importing boto3 at once slows this 2-3x.
+        self._start_workflows()
         self._start_functions()
         self.admin_credentials: dict[str, str] | None = None
         if o.enforce_iam:
             # After the roles' sessions are taken: moto crashes assuming a service role once enforcement is on.
             self.admin_credentials = enforce_iam(self.endpoint, self.region)
         self._start_pollers()
+        self._start_schedules()
         self._start_http()
         self.startup_seconds = time.time() - started
         endpoints = {**self.endpoints(), "startup_seconds": round(self.startup_seconds, 2)}
@@ -143,6 +144,24 @@ class LocalRuntime:
             w.start()
         for w in warmers:
             w.join()
+
+    def _start_workflows(self) -> None:
+        """State machines on moto's interpreter, their Lambda tasks dispatched to the workers (before IAM
+        enforcement: it takes the state machine roles' sessions)."""
+        self.workflows = stepfunctions.Workflows(self.graph, self.provisioned, self.endpoint, self.region,
+                                                 self.options.time_scale, self.invoke, self.counters.add)
+        self.workflows.provision()
+
+    def _start_schedules(self) -> None:
+        self.scheduler = schedules.Scheduler(self.graph, self.async_invoker.submit, self.counters,
+                                             self.console.prefixed("schedule"), self.options.time_scale,
+                                             self.stop_event)
+        if self.options.auto_schedules:
+            self.scheduler.start_automatic()
+
+    def fire_schedule(self, name: str) -> list[dict[str, Any]]:
+        """Fire a scheduled rule (by rule name/ARN or target function name/suffix) now; see schedules.py."""
+        return self.scheduler.fire(name)
 
     def _log_shipper(self, spec: Any, session: RoleSession) -> Callable[[list[tuple[int, str]]], None]:
         group = next((f.inputs.get("loggingConfig", {}).get("logGroup") for f in self.graph.of_type(FUNCTION)
@@ -277,14 +296,29 @@ class LocalRuntime:
             return Response(json.dumps(body), content_type="application/json")
         if request.path == "/__local/ses/sent":
             return Response(json.dumps(self.sent_emails(), default=str), content_type="application/json")
+        if request.path.startswith("/__local/schedules"):
+            return self.schedules_admin(request)
         if request.path == "/__local/faults" and request.method == "POST":
             spec = request.get_json()
             function = self.functions[spec["function"]]
             function.inject_delay = float(spec.get("delay", 0))
             function.inject_error = spec.get("error")
+            function.inject_error_type = spec.get("errorType")
             function.timeout = float(spec.get("timeout") or function.spec.timeout)
             return Response("{}", content_type="application/json")
         return Response('{"message":"unknown"}', status=404, content_type="application/json")
+
+    def schedules_admin(self, request: Request) -> Response:
+        """GET /__local/schedules lists the graph's schedules; POST /__local/schedules/fire {"name"} fires one."""
+        if request.path == "/__local/schedules/fire" and request.method == "POST":
+            try:
+                fired = self.fire_schedule(str((request.get_json(silent=True) or {}).get("name", "")))
+            except KeyError as error:
+                return Response(json.dumps({"error": {"code": "unknown_schedule", "message": error.args[0]}}),
+                                status=404, content_type="application/json")
+            return Response(json.dumps(fired), content_type="application/json")
+        return Response(json.dumps([s.describe() for s in self.scheduler.schedules]),
+                        content_type="application/json")
 
     def sent_emails(self) -> list[dict[str, Any]]:
         """The local mailbox: what moto's SES accepted (moto keeps it in-process, not behind any API)."""
@@ -309,6 +343,9 @@ class LocalRuntime:
             "roles": {name: self.provisioned.ids.rewrite(f.spec.role_arn).rsplit("/", 1)[-1]
                       for name, f in self.functions.items()},
             "stack_outputs": self.provisioned.ids.rewrite(self.graph.run.stack_outputs),
+            "admin_url": self.api_base,
+            "state_machines": {m.name: {"arn": m.arn, "role": m.role_name} for m in self.workflows.machines},
+            "schedules": [s.describe() for s in self.scheduler.schedules],
         }
 
     def stop(self) -> None:

@@ -90,24 +90,137 @@ def register(local, patience: float) -> str | None:
     return None
 
 
-def order(local, patience: float) -> str | None:
-    user = local.sign_in()
-    body = {"currency": "USD", "items": [{"sku": "A-1", "name": "Mug", "qty": 1, "unitPrice": "3.00"}]}
+def _place(local, user, unit_price: str) -> tuple[str | None, str | None]:
+    body = {"currency": "USD", "items": [{"sku": "A-1", "name": "Mug", "qty": 2, "unitPrice": unit_price}]}
     response = local.call("POST", "/orders", user["IdToken"], json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
     if response.status_code != 202:
-        return f"POST /orders -> {response.status_code}"
-    order_id = response.json()["orderId"]
-    statuses: list[int] = []
+        return None, f"POST /orders -> {response.status_code}"
+    return response.json()["orderId"], None
 
-    def receipt() -> bool:
-        statuses.append(local.call("GET", f"/orders/{order_id}", user["IdToken"]).status_code)
-        return statuses[-1] == 200
 
-    if not _until(receipt, patience):
-        return f"GET /orders/{{id}} -> {statuses[-1] if statuses else '?'}"
-    if not _until(lambda: any(user["email"] in str(m) for m in local.ses_messages()), patience):
+def _settled(local, user, order_id: str, patience: float) -> tuple[dict | None, str]:
+    """The order once terminal (CONFIRMED / FAILED / EXPIRED), else None and the last thing GET said."""
+    seen: list[str] = []
+    found: list[dict] = []
+
+    def terminal() -> bool:
+        response = local.call("GET", f"/orders/{order_id}", user["IdToken"])
+        seen.append(f"GET /orders/{{id}} -> {response.status_code}" if response.status_code != 200
+                    else f"stuck {response.json().get('status')}")
+        if response.status_code == 200 and response.json().get("status") in ("CONFIRMED", "FAILED", "EXPIRED"):
+            found.append(response.json())
+            return True
+        return False
+
+    _until(terminal, patience)
+    return (found[0] if found else None), (seen[-1] if seen else "?")
+
+
+def order(local, patience: float) -> str | None:
+    """Seed E/F: the order goes through the state machine to CONFIRMED, with its receipt and one email."""
+    user = local.sign_in()
+    order_id, failure = _place(local, user, "1.50")
+    if failure:
+        return failure
+    settled, last = _settled(local, user, order_id, patience)
+    if settled is None:
+        return last
+    if settled["status"] != "CONFIRMED":
+        return f"{settled['status']} ({settled.get('failureReason')})"
+    if "receipt" not in settled:
+        return "no receipt"
+    if not _until(lambda: any(order_id in json.dumps(m, default=str) for m in local.ses_messages()), patience):
         return "no confirmation email"
     return None
+
+
+def order_declined(local, patience: float) -> str | None:
+    """A declined charge: FAILED with its reason, the reservation released (Compensate), no email."""
+    user = local.sign_in()
+    order_id, failure = _place(local, user, "2600.00")  # 5200.00 > ordersMaxChargeAmount
+    if failure:
+        return failure
+    settled, last = _settled(local, user, order_id, patience)
+    if settled is None:
+        return last
+    if settled["status"] != "FAILED" or settled.get("failureReason") != "PaymentDeclined":
+        return f"{settled['status']} ({settled.get('failureReason')})"
+
+    def released() -> bool:  # Compensate runs right after MarkFailed recorded FAILED
+        history = local.call("GET", f"/orders/{order_id}", user["IdToken"]).json()["history"]
+        return any(h["status"] == "RELEASED" for h in history)
+
+    return None if _until(released, patience) else "reservation not released"
+
+
+def _compensation_queue(local) -> str:
+    urls = local.client("sqs").list_queues(QueueNamePrefix=local.outputs["orders_table"]).get("QueueUrls", [])
+    (url,) = [u for u in urls if u.endswith("compensation-failures")]
+    return url
+
+
+def compensation_parked(local, patience: float) -> str | None:
+    """Compensate failing: the state machine parks the order in the compensation-failures queue (alarmed)."""
+    compensate = local.function("orders-workflow-compensate")
+    local.fault(compensate, error="injected fault")
+    try:
+        user = local.sign_in()
+        order_id, failure = _place(local, user, "2600.00")
+        if failure:
+            return failure
+        sqs = local.client("sqs")
+        url = _compensation_queue(local)
+        parked: list[str] = []
+
+        def arrived() -> bool:
+            for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+                if order_id in m["Body"]:
+                    parked.append(m["Body"])
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            return bool(parked)
+
+        return None if _until(arrived, patience) else "failed compensation not parked"
+    finally:
+        local.fault(compensate)
+
+
+def _seed_stale_pending(local) -> str:
+    """A PENDING order whose workflow never ran, past its expiry (seed H: "manually set an orders item")."""
+    order_id = str(uuid.uuid4())
+    at = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 7200))
+    expires = int(time.time()) - 60
+    local.client("dynamodb").put_item(TableName=local.outputs["orders_table"], Item={
+        "orderId": {"S": order_id}, "customerId": {"S": "lp-matrix"}, "status": {"S": "PENDING"},
+        "history": {"L": [{"M": {"status": {"S": "PENDING"}, "at": {"S": at}}}]}, "currency": {"S": "USD"},
+        "total": {"S": "1.00"}, "items": {"L": []}, "submittedAt": {"S": at}, "updatedAt": {"S": at},
+        "expiresAt": {"N": str(expires)}, "ttlEpoch": {"N": str(expires + 86400)}})
+    return order_id
+
+
+def fire_schedule(local, name: str) -> list[dict]:
+    response = requests.post(f"{local.endpoints['admin_url']}/__local/schedules/fire", json={"name": name}, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def cleanup(local, patience: float) -> str | None:
+    """Seed H: the hourly cleanup, fired on demand, expires a stale PENDING order."""
+    order_id = _seed_stale_pending(local)
+    table = local.outputs["orders_table"]
+    ddb = local.client("dynamodb")
+    try:
+        fire_schedule(local, "orders-workflow-cleanup")
+        status = lambda: ddb.get_item(TableName=table, Key={"orderId": {"S": order_id}})["Item"]["status"]["S"]  # noqa: E731
+        return None if _until(lambda: status() == "EXPIRED", patience) else f"stale order stayed {status()}"
+    finally:
+        # Never leave a stale order behind for a later run to find.
+        ddb.delete_item(TableName=table, Key={"orderId": {"S": order_id}})
+
+
+def cleanup_failure(local, patience: float) -> str | None:
+    # Lambda retries an asynchronous invoke twice (delays scaled) before the on-failure destination.
+    return _failure_routed(local, "orders-workflow-cleanup", patience * 2,
+                           lambda lo, _p: fire_schedule(lo, "orders-workflow-cleanup"))
 
 
 def _processed(local, user, key: str, patience: float) -> str | None:
@@ -175,4 +288,6 @@ FLOWS: dict[str, Flow] = {
     "health": health, "hello": hello, "register": register, "order": order,
     "upload_inline": upload_inline, "upload_presigned": upload_presigned,
     "ingest_failure": ingest_failure, "process_failure": process_failure,
+    "order_declined": order_declined, "compensation_parked": compensation_parked, "cleanup": cleanup,
+    "cleanup_failure": cleanup_failure,
 }

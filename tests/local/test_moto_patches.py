@@ -94,7 +94,12 @@ def test_patched_moto_in_a_fresh_interpreter() -> None:
     assert set(result["applied"]) == {"cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
                                       "iam_batch_actions_checked_as_aws_does",
                                       "iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb",
-                                      "iam_dynamodb_transactions_checked_per_item"}
+                                      "iam_dynamodb_transactions_checked_per_item",
+                                      "stepfunctions_executions_interpreted",
+                                      "stepfunctions_tasks_run_as_the_state_machine_role",
+                                      "stepfunctions_retry_intervals_time_scaled",
+                                      "lambda_invoke_dispatched_to_local_workers",
+                                      "iam_resource_arns_for_stepfunctions_and_lambda"}
     assert result["email"] == "a@example.com"
     assert result["verified"] == "true"
     assert result["resolvers"] == [True, True, True, True]
@@ -141,3 +146,158 @@ def test_post_policy_refusals(override, size, bucket, reason) -> None:
 def test_post_policy_expires() -> None:
     fields, now = _signed_post()
     assert "expired" in post_policy_violation(fields, "b", 10, now + datetime.timedelta(hours=1))
+
+
+# --- Step Functions and Lambda -------------------------------------------------------------------------------
+
+
+def test_gap_moto_records_executions_without_running_them() -> None:
+    from moto.core.config import default_user_config
+
+    assert default_user_config["stepfunctions"]["execute_state_machine"] is False
+
+
+def test_gap_interpreter_calls_integrations_with_fixed_keys_on_moto_port() -> None:
+    import inspect
+    from pathlib import Path
+
+    import moto
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    source = inspect.getsource(boto_client.boto_client_for)
+    assert 'aws_access_key_id="ak"' in source and "moto_server_port()" in source
+    assert "state_credentials" not in source.split("return boto3.client(")[1]  # the role is ignored
+    # Every module importing it by name is patched: a new one in a moto upgrade must be added to the list.
+    root = Path(moto.__file__).parent
+    users = {".".join(p.relative_to(root.parent).with_suffix("").parts)
+             for p in (root / "stepfunctions" / "parser").rglob("*.py")
+             if "import boto_client_for" in p.read_text()}
+    from offline.local.moto_patches import BOTO_CLIENT_USERS
+
+    assert users == set(BOTO_CLIENT_USERS)
+
+
+def test_gap_retry_sleeps_real_seconds_and_lambda_runs_docker() -> None:
+    import inspect
+
+    from moto.awslambda.models import LambdaFunction
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
+    assert "docker" in inspect.getsource(LambdaFunction._invoke_lambda)
+
+
+def test_gap_stepfunctions_and_lambda_resolve_no_resource_arn() -> None:
+    from moto.awslambda.responses import LambdaResponse
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    for response in (StepFunctionResponse, LambdaResponse):
+        assert not hasattr(response, "_determine_resource"), f"{response.__name__}: moto resolves ARNs now"
+
+
+WORKFLOW = r'''
+import json, sys, time, urllib.request
+import boto3
+from moto.server import ThreadedMotoServer
+from offline.local import moto_patches
+moto_patches.apply_all()
+from offline.local.provision import enforce_iam
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+endpoint = f"http://{host}:{port}"
+admin = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+             aws_secret_access_key="testing")
+iam, lam, ddb, sfn, sts = (boto3.client(s, **admin) for s in ("iam", "lambda", "dynamodb", "stepfunctions", "sts"))
+trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                    "Principal": {"Service": "states.amazonaws.com"}}]})
+role_arn = iam.create_role(RoleName="machine", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                 AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+fn = lam.create_function(FunctionName="step", Runtime="python3.12", Role=role_arn, Handler="x.handler",
+                         Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18})["FunctionArn"]
+version = lam.publish_version(FunctionName="step")["Version"]
+alias = lam.create_alias(FunctionName="step", Name="live", FunctionVersion=version)["AliasArn"]
+calls = []
+def step(event):
+    calls.append(event)
+    if len(calls) == 1:
+        return json.dumps({"errorType": "TransientError", "errorMessage": "once"}), True, ""
+    return json.dumps({"seen": event["k"]}), False, ""
+moto_patches.LOCAL.lambda_dispatch["step"] = step
+moto_patches.LOCAL.endpoint = endpoint
+moto_patches.LOCAL.time_scale = 0.01
+table_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
+grants = [{"Sid": "Invoke", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": alias},
+          {"Sid": "Update", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": table_arn}]
+def policy(statements):
+    iam.put_role_policy(RoleName="machine", PolicyName="p",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+policy(grants)
+definition = {"StartAt": "Step", "States": {
+    "Step": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Update", "ResultPath": None,
+             "Parameters": {"FunctionName": alias, "Payload.$": "$"},
+             "Retry": [{"ErrorEquals": ["TransientError"], "IntervalSeconds": 100, "MaxAttempts": 2}],
+             "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught", "ResultPath": "$.error"}]},
+    "Update": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem", "End": True,
+               "Parameters": {"TableName": "t", "Key": {"k": {"S.$": "$.k"}}, "UpdateExpression": "SET v = :v",
+                              "ExpressionAttributeValues": {":v": {"S": "done"}}},
+               "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught", "ResultPath": "$.error"}]},
+    "Caught": {"Type": "Fail", "Error": "Caught"}}}
+machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role_arn)["stateMachineArn"]
+other = sfn.create_state_machine(name="other", definition=json.dumps(definition), roleArn=role_arn)["stateMachineArn"]
+moto_patches.LOCAL.role_credentials[role_arn] = sts.assume_role(RoleArn=role_arn, RoleSessionName="machine")["Credentials"]
+iam.create_role(RoleName="starter", AssumeRolePolicyDocument=trust)
+iam.put_role_policy(RoleName="starter", PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": machine}]}))
+keys = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/starter", RoleSessionName="starter")["Credentials"]
+operator = enforce_iam(endpoint, "us-east-1")
+starter = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"],
+                       aws_session_token=keys["SessionToken"])
+sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1", **operator)
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **operator)
+ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", **operator)
+def run(name):
+    arn = starter.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"k": name}))["executionArn"]
+    for _ in range(200):
+        execution = sfn.describe_execution(executionArn=arn)
+        if execution["status"] != "RUNNING":
+            return execution["status"], execution.get("error")
+        time.sleep(0.05)
+    return "RUNNING", None
+started = time.time()
+out = {"ok": run("a"), "seconds": time.time() - started, "calls": len(calls),
+       "item": ddb.get_item(TableName="t", Key={"k": {"S": "a"}}).get("Item")}
+try:
+    starter.start_execution(stateMachineArn=other, name="x", input="{}")
+    out["other"] = "started"
+except Exception as error:
+    out["other"] = type(error).__name__ + str(error)[:80]
+policy([grants[0]])
+out["no_update"] = run("b")
+out["item_b"] = ddb.get_item(TableName="t", Key={"k": {"S": "b"}}).get("Item")
+policy([grants[1]])
+calls.clear()
+out["no_invoke"] = run("c")
+out["calls_c"] = len(calls)
+server.stop()
+print(json.dumps(out, default=str))
+'''
+
+
+def test_patched_workflow_runs_as_its_role_with_local_lambda_and_scaled_retries() -> None:
+    """One execution on a moto server with IAM enforced: the Lambda task reaches the local dispatcher (through
+    the alias; its TransientError retried after 100 s x 0.01), the DynamoDB task writes as the state machine's
+    role; a StartExecution grant is scoped to its machine; without a grant the task fails into its Catch."""
+    out = subprocess.run([sys.executable, "-c", WORKFLOW], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["ok"] == ["SUCCEEDED", None]
+    assert result["calls"] == 2 and result["seconds"] < 10  # unscaled, the retry alone would wait 100 s
+    assert result["item"] == {"k": {"S": "a"}, "v": {"S": "done"}}
+    # moto answers a JSON service's denial with its XML AccessDenied body: botocore sees a bare 403.
+    assert "(403)" in result["other"] or "AccessDenied" in result["other"]
+    assert result["no_update"] == ["FAILED", "Caught"] and result["item_b"] is None
+    assert result["no_invoke"] == ["FAILED", "Caught"] and result["calls_c"] == 0
