@@ -74,6 +74,11 @@ def get_statements(table_arn: pulumi.Input[str]) -> list[Statement]:
     return [Statement(actions=["dynamodb:GetItem"], resources=[table_arn], sid="ReadProfile")]
 
 
+def creator_statements(table_arn: pulumi.Input[str]) -> list[Statement]:
+    # PutItem only, guarded in the handler by attribute_not_exists(userId): it creates a profile, never updates one.
+    return [Statement(actions=["dynamodb:PutItem"], resources=[table_arn], sid="CreateProfile")]
+
+
 def welcome_statements(table_arn: pulumi.Input[str], stream_arn: pulumi.Input[str],
                        failure_queue_arn: pulumi.Input[str]) -> list[Statement]:
     """Read the stream (what the event source mapping needs), mark the profile welcomed, and send a record that
@@ -192,3 +197,8 @@ class Profiles(pulumi.ComponentResource):
         self.failure_queue_url = self.failure_queue.url
         self.register_outputs({"table_name": self.table_name, "table_arn": self.table_arn,
                                "stream_arn": self.stream_arn, "failure_queue_url": self.failure_queue_url})
+
+    def creator_link(self) -> Link:
+        """For a function that creates a user's profile row (sign-up): PROFILES_TABLE + PutItem on the table.
+        The row's INSERT on the stream is what sends that user's one welcome email."""
+        return Link(env={"PROFILES_TABLE": self.table.name}, statements=creator_statements(self.table.arn))
