@@ -81,7 +81,9 @@ class DynamoStreamPoller(KinesisPoller):
             if records:
                 idle = False
                 self.counters.add(f"{self.function}.records", len(records))
-                self.deliver(shard, self.selected(records))
+                selected = self.selected(records)
+                if selected:  # a batch the filters emptied invokes nothing
+                    self.deliver(shard, selected)
         if idle:
             self.sleep(0.2)
 
