@@ -2,7 +2,10 @@
 
 The event source mapping filters to INSERT records, bisects a failing batch, retries a finite number of times
 and sends what still fails to an on-failure queue; this function reports partial batch failures
-(`batchItemFailures` with the record's sequence number), so one bad record is retried alone.
+(`batchItemFailures` with each failed record's sequence number) through the one batch loop of every consumer
+(`handlers.common.batch`). Records are independent (one new user each) and idempotent, so one bad record does
+not hold the others back: they are welcomed in this invocation, and when Lambda retries from the lowest failed
+sequence number the ones already welcomed are acknowledged as duplicates.
 
 Exactly once per profile, across stream redeliveries: the job is enqueued, then the profile is marked
 (`welcomeQueued`, a conditional update that only succeeds once); a record whose profile already carries the
@@ -23,7 +26,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from handlers.common import log
-from handlers.common.batch import out_of_time
+from handlers.common.batch import dynamodb_sequence, process_batch
 
 PROFILES_TABLE = os.environ["PROFILES_TABLE"]
 EMAIL_QUEUE_URL = os.environ["EMAIL_QUEUE_URL"]
@@ -79,19 +82,9 @@ def welcome(record: dict[str, Any]) -> str:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failures: list[dict[str, str]] = []
-    for index, record in enumerate(event.get("Records") or []):
-        sequence = (record.get("dynamodb") or {}).get("SequenceNumber", "")
-        # Stream batches are ordered: after the first failure (or when time runs out) report it and stop, so
-        # Lambda retries from that record onwards and never skips one.
-        if out_of_time(context, index, TIME_GUARD_MS):
-            failures.append({"itemIdentifier": sequence})
-            break
-        try:
-            outcome = welcome(record)
-            log.info("profile record", eventId=record.get("eventID"), outcome=outcome)
-        except Exception as exc:  # noqa: BLE001 - reported, retried, then sent to the on-failure queue
-            log.error("welcome failed", eventId=record.get("eventID"), errorType=type(exc).__name__, error=str(exc))
-            failures.append({"itemIdentifier": sequence})
-            break
-    return {"batchItemFailures": failures}
+    def handle(record: dict[str, Any]) -> bool:
+        log.info("profile record", outcome=welcome(record))
+        return True
+
+    return process_batch(event.get("Records") or [], handle, context=context, guard_ms=TIME_GUARD_MS,
+                         item_id=dynamodb_sequence, log_fields=lambda r: {"eventId": r.get("eventID")})
