@@ -86,7 +86,8 @@ def welcome_statements(table_arn: pulumi.Input[str], stream_arn: pulumi.Input[st
     return [
         Statement(actions=list(STREAM_READ_ACTIONS), resources=[stream_arn], sid="ReadProfileStream"),
         Statement(actions=list(STREAM_LIST_ACTIONS), resources=["*"], sid="ListStreamsHasNoResourceLevel"),
-        Statement(actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table_arn], sid="WelcomeMarker"),
+        # Claim and mark in conditional updates (the condition reads the item: no GetItem needed).
+        Statement(actions=["dynamodb:UpdateItem"], resources=[table_arn], sid="WelcomeMarker"),
         Statement(actions=["sqs:SendMessage"], resources=[failure_queue_arn], sid="OnFailureDestination"),
     ]
 

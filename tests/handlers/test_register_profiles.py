@@ -84,8 +84,8 @@ def test_the_stream_sends_exactly_one_welcome_across_replays_and_a_later_profile
     assert post(upsert, {"name": "Ann L."}, cognito_claims(sub=sub, email=EMAIL.lower()),
                 request_time=REQUEST_TIME + 60_000)[0] == 200
     again = stream_event()
-    # The welcome marker's write, then the user's update.
-    assert [r["eventName"] for r in again["Records"]] == ["INSERT", "MODIFY", "MODIFY"]
+    # The welcome's claim and mark, then the user's update.
+    assert [r["eventName"] for r in again["Records"]] == ["INSERT", "MODIFY", "MODIFY", "MODIFY"]
     assert welcome.handler(again, LambdaContext()) == {"batchItemFailures": []}
 
     assert welcome_jobs(flow) == [{"template": "WelcomeEmail", "to": [EMAIL.lower()],
