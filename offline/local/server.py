@@ -273,6 +273,9 @@ class LocalRuntime:
             return Response(json.dumps(body), content_type="application/json")
         if request.path == "/__local/ses/sent":
             return Response(json.dumps(self.sent_emails(), default=str), content_type="application/json")
+        if request.path == "/__local/streams/rewind" and request.method == "POST":
+            rewound = streams.rewind(self.pollers, request.get_json()["function"])
+            return Response(json.dumps({"rewound": rewound}), content_type="application/json")
         if request.path == "/__local/faults" and request.method == "POST":
             spec = request.get_json()
             function = self.functions[spec["function"]]

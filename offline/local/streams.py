@@ -61,16 +61,24 @@ class DynamoStreamPoller(KinesisPoller):
         self.name = f"dynamodb-stream:{self.function}"
         self.streams = self.session.client("dynamodbstreams", endpoint_url=self.endpoint, region_name=self.region)
         self.filters = FilterCriteria(self.mapping.get("filterCriteria"))
+        self.rewind_requested = False
 
-    def start_iterators(self) -> None:
-        position = self.mapping.get("startingPosition", "LATEST")
+    def start_iterators(self, position: str | None = None) -> None:
+        position = position or self.mapping.get("startingPosition", "LATEST")
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
             self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
                 StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=position)["ShardIterator"]
         self.ready.set()
 
+    def rewind(self) -> None:
+        """Deliver again everything the stream holds (as a new mapping at TRIM_HORIZON would): from the next poll."""
+        self.rewind_requested = True
+
     def step(self) -> None:
+        if self.rewind_requested:
+            self.rewind_requested = False
+            self.start_iterators("TRIM_HORIZON")
         if not self.ready.is_set():
             self.start_iterators()
         idle = True
@@ -128,3 +136,11 @@ def stream_poller(mapping: dict[str, Any], rewrite: Callable[[Any], Any], queue_
                                 **common)
     poller.start_iterators()  # LATEST means "from start-up", not "from the first poll"
     return poller
+
+
+def rewind(pollers: Iterable[Any], function: str) -> int:
+    """Test hook (`POST /__local/streams/rewind`): redeliver `function`'s streams from their oldest record."""
+    rewound = [p for p in pollers if isinstance(p, DynamoStreamPoller) and p.function == function]
+    for poller in rewound:
+        poller.rewind()
+    return len(rewound)
