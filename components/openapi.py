@@ -47,6 +47,8 @@ _ERROR_RESPONSES = {
     "5XX": ("ServerError", "An unexpected failure; the body never carries internals.", "DEFAULT_5XX",
             "Internal server error"),
 }
+# Only documents with a retired route carry it: step 1 of removing a route answers 410 until step 2 deletes it.
+_GONE_RESPONSE = ("Gone", "This route has been retired and will be removed.", "GONE", "This route has been removed.")
 
 
 class DocumentedRoute(Protocol):
@@ -153,7 +155,8 @@ def _security(planned: PlannedMethod, scopes: tuple[str, ...]) -> list[dict[str,
 
 
 def _error_ref(status: str) -> dict[str, str]:
-    return {"$ref": f"#/components/responses/{_ERROR_RESPONSES[status][0]}"}
+    name = _GONE_RESPONSE[0] if status == "410" else _ERROR_RESPONSES[status][0]
+    return {"$ref": f"#/components/responses/{name}"}
 
 
 def _operation(
@@ -168,7 +171,10 @@ def _operation(
     if example is not None and example.response is not None:
         success["content"] = {"application/json": {"example": example.response}}
     responses: dict[str, Any] = {str(example.status if example else 200): success}
-    if route.request_schema or planned.path_parameters:
+    if route.retired:
+        # API Gateway answers every call with 410 (a MOCK integration): no success, no body to validate.
+        responses = {"410": _error_ref("410")}
+    elif route.request_schema or planned.path_parameters:
         responses["400"] = _error_ref("400")
     if planned.authorization != NONE:
         responses["401"] = _error_ref("401")
@@ -189,7 +195,10 @@ def _operation(
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
             for p in planned.path_parameters
         ]
-    if route.request_schema:
+    if route.retired:
+        operation["deprecated"] = True
+        operation["description"] = "Retired: answers 410 until the route is deleted in the next deployment."
+    elif route.request_schema:
         media: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{model_name(route.request_schema)}"}}
         if example is not None and example.request is not None:
             media["example"] = example.request
@@ -217,7 +226,10 @@ def build_document(
     unknown = sorted(set(examples) - keys)
     if unknown:
         raise ValueError(f"examples for routes that do not exist: {', '.join(unknown)}")
-    missing_schemas = sorted(set(plan.schemas) - set(schemas))
+    # A retired route validates nothing (SecureApi gives it no model): its schema is not part of the contract.
+    documented_schemas = sorted({m.route.request_schema for m in plan.methods
+                                 if m.route.request_schema and not m.route.retired})
+    missing_schemas = sorted(set(documented_schemas) - set(schemas))
     if missing_schemas:
         raise ValueError(f"no JSON Schema given for: {', '.join(missing_schemas)}")
 
@@ -264,7 +276,7 @@ def build_document(
             },
         }
     }
-    for name in plan.schemas:
+    for name in documented_schemas:
         component_schemas[model_name(name)] = to_schema_object(schemas[name], where=f"schema {name!r}")
 
     paths: dict[str, dict[str, Any]] = {}
@@ -292,7 +304,8 @@ def build_document(
                         }
                     },
                 }
-                for name, text, code, message in _ERROR_RESPONSES.values()
+                for name, text, code, message in (
+                    *_ERROR_RESPONSES.values(), *([_GONE_RESPONSE] if any(m.route.retired for m in plan.methods) else []))
             },
             "securitySchemes": security_schemes,
         },

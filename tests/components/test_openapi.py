@@ -26,6 +26,7 @@ from components.openapi import (
     operations,
     to_schema_object,
 )
+from components.secure_api import GONE_TEMPLATE
 from tests.components.test_api_plan import paths
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "handlers" / "schemas"
@@ -58,6 +59,7 @@ routes_strategy = st.lists(
         request_schema=st.sampled_from([None, *sorted(ALL_SCHEMAS)]),
         api_key_required=st.booleans(),
         scopes=st.lists(st.sampled_from(sorted(SCOPES)), max_size=2, unique=True).map(tuple),
+        retired=st.booleans(),
     ),
     max_size=12,
     unique_by=lambda r: r.key,
@@ -111,15 +113,37 @@ def test_a_request_body_is_documented_exactly_when_the_method_validates_one(rout
     document = document_for(routes)
     for route in routes:
         op = document["paths"][openapi_path(route.path)][route.method.lower()]
-        if route.request_schema is None:
+        if route.request_schema is None or route.retired:
             assert "requestBody" not in op
             continue
         ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         assert ref == f"#/components/schemas/{model_name(route.request_schema)}"
         assert op["requestBody"]["required"] is True
         assert "400" in op["responses"]
-    used = {model_name(r.request_schema) for r in routes if r.request_schema}
+    used = {model_name(r.request_schema) for r in routes if r.request_schema and not r.retired}
     assert set(document["components"]["schemas"]) == used | {"ApiError"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(routes_strategy)
+def test_a_retired_route_is_documented_as_deprecated_and_answering_410(routes) -> None:
+    document = document_for(routes)
+    for route in routes:
+        op = document["paths"][openapi_path(route.path)][route.method.lower()]
+        assert op.get("deprecated", False) is route.retired
+        success = {status for status in op["responses"] if status.startswith("2")}
+        if route.retired:
+            assert op["responses"]["410"] == {"$ref": "#/components/responses/Gone"}
+            assert not success and "400" not in op["responses"]
+        else:
+            assert "410" not in op["responses"] and len(success) == 1
+    assert ("Gone" in document["components"]["responses"]) is any(r.retired for r in routes)
+
+
+def test_the_gone_response_is_the_body_the_gateway_answers_a_retired_route_with() -> None:
+    document = document_for([ScopedRoute("DELETE", "/orders/{orderId}", retired=True)])
+    example = document["components"]["responses"]["Gone"]["content"]["application/json"]["example"]
+    assert example == json.loads(GONE_TEMPLATE)
 
 
 def test_error_responses_share_the_handlers_error_body() -> None:
