@@ -171,18 +171,16 @@ def stream_records(arn, **keys):
 '''
 
 
-def test_gap_dynamodb_streams_resolve_no_resource_and_update_item_streams_two_inserts() -> None:
-    from moto import mock_aws
+def test_gap_dynamodb_streams_resolve_no_resource_and_update_item_streams_two_inserts(aws) -> None:
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     assert not hasattr(DynamoDBStreamsHandler, "_determine_resource"), "moto resolves stream ARNs now"
     namespace: dict = {}
     exec(STREAM_TABLE, namespace)  # noqa: S102 - our own helper source, shared with the patched interpreter
-    with mock_aws():
-        ddb, arn = namespace["stream_table"]()
-        ddb.update_item(TableName="t", Key={"userId": {"S": "u1"}}, UpdateExpression="SET #n = :n",
-                        ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":n": {"S": "Ann"}})
-        records = namespace["stream_records"](arn)
+    ddb, arn = namespace["stream_table"]()  # in this (unpatched) process's moto, the `aws` fixture's
+    ddb.update_item(TableName="t", Key={"userId": {"S": "u1"}}, UpdateExpression="SET #n = :n",
+                    ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":n": {"S": "Ann"}})
+    records = namespace["stream_records"](arn)
     assert [(r["eventName"], sorted(r["dynamodb"]["NewImage"])) for r in records] == [
         ("INSERT", ["userId"]), ("INSERT", ["name", "userId"])]
 
