@@ -2,14 +2,16 @@
 profile from the table's stream.
 
     client ─POST /profiles──────> upsert ──dynamodb:UpdateItem──> profiles table (on-demand, PITR, SSE, stream
-    client ─GET  /profiles/{id}─> get ─────dynamodb:GetItem─────┘  NEW_AND_OLD_IMAGES, deletion protection)
+    client ─GET  /profiles/{id}─> get ─────dynamodb:GetItem─────┤  NEW_AND_OLD_IMAGES, deletion protection)
+    sign-up (creator_link) ────────────────dynamodb:PutItem─────┘  the new user's row: its INSERT welcomes them
     stream ──ESM: INSERT only, bisect, finite retries/age, partial batch──> welcome ──> email outbox (WelcomeEmail)
                                          └ records that exhaust retries ─> on-failure queue (SSE, alarmed)
 
 Who may read or write which profile is decided in the handlers (the caller's `sub`, the `admins` group): a
 Lambda role cannot carry the caller's identity. Each role holds exactly the statements of the planners below.
-Issue-10 shape: own frozen Args (no app Settings), the email outbox as a Link, and `.routes` for the program to
-add to its API.
+Issue-10 shape: own frozen Args (no app Settings), the email outbox as a Link, `.routes` for the program to
+add to its API, and `creator_link()` for a sign-up flow to create the row (so each user is welcomed once, by the
+stream, however they signed up).
 """
 
 from __future__ import annotations
