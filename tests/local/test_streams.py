@@ -168,3 +168,46 @@ def test_filter_criteria_are_or_ed_and_absent_filters_pass_everything() -> None:
     either = FilterCriteria({"filters": [{"pattern": '{"eventName":["REMOVE"]}'},
                                          {"pattern": '{"dynamodb":{"NewImage":{"email":{"S":[{"exists":true}]}}}}'}]})
     assert either.matches(insert) and not either.matches(modify)
+
+
+def test_records_older_than_the_max_age_go_to_the_on_failure_queue_unseen(table) -> None:
+    ddb, stream, queue = table
+    put(ddb, "late")
+    calls: list[dict] = []
+    p = poller(stream, queue, lambda _n, e: calls.append(e) or Invocation(True, None), maximumRecordAgeInSeconds=60)
+    select = p.selected
+
+    def two_hours_old(records):
+        import datetime
+
+        return [{**r, "ApproximateArrivalTimestamp": r["ApproximateArrivalTimestamp"] - datetime.timedelta(hours=2)}
+                for r in select(records)]
+
+    p.selected = two_hours_old
+    p.step()
+    assert calls == []
+    [record] = on_failure(queue)
+    assert record["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
+def test_provisioning_maps_the_graphs_stream_arn_to_motos_own(moto_server) -> None:
+    import urllib.request
+
+    from offline.local.graph import StackGraph
+    from offline.local.provision import admin_client, provision
+    from offline.runtime import ProgramRun, RecordedResource
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))  # noqa: S310
+    mock_stream = "arn:aws:dynamodb:us-east-1:123456789012:table/profiles-x/stream/2026-01-01T00:00:00.000"
+    table = RecordedResource(
+        urn="urn:pulumi:dev::p::aws:dynamodb/table:Table::profiles-table", type="aws:dynamodb/table:Table",
+        name="profiles-table", custom=True, id="profiles-x",
+        inputs={"name": "profiles-x", "billingMode": "PAY_PER_REQUEST", "hashKey": "userId",
+                "attributes": [{"name": "userId", "type": "S"}], "streamEnabled": True,
+                "streamViewType": "NEW_AND_OLD_IMAGES"},
+        outputs={"streamArn": mock_stream}, parent=None, dependencies=(), property_dependencies={})
+    done = provision(StackGraph(ProgramRun(project="p", stack="dev", resources=[table])), moto_server, "us-east-1")
+    described = admin_client("dynamodb", moto_server, "us-east-1").describe_table(TableName="profiles-x")["Table"]
+    assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert done.ids.rewrite({"eventSourceArn": mock_stream}) == {"eventSourceArn": described["LatestStreamArn"]}
+    assert described["LatestStreamArn"] != mock_stream
