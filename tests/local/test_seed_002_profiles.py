@@ -14,7 +14,7 @@ import requests
 from botocore.config import Config
 
 from tests.local.conftest import PASSWORD, wait_for
-from tests.local.flows import sign_up
+from tests.local.flows import emailed_code
 
 
 def sub_of(token: str) -> str:
@@ -29,6 +29,12 @@ def table(local) -> str:
 def stored(local, user_id: str) -> dict | None:
     return local.client("dynamodb").get_item(TableName=table(local), Key={"userId": {"S": user_id}},
                                              ConsistentRead=True).get("Item")
+
+
+def welcomed(local, user_id: str) -> dict:
+    """The row once the welcome consumer has marked it (its last write: the row is settled)."""
+    return wait_for(lambda: (item := stored(local, user_id)) and item.get("welcomeQueued", {}).get("S")
+                    not in (None, "pending") and item, what=f"the welcome mark on {user_id}")
 
 
 def welcomes_to(local, address: str) -> int:
@@ -104,7 +110,7 @@ def test_another_users_profile_is_404_like_an_unknown_id_and_nothing_is_written(
     alice, mallory = local.sign_in(), local.sign_in()
     alice_sub = sub_of(alice["IdToken"])
     assert local.call("POST", "/profiles", alice["IdToken"], json={"name": "Alice"}).status_code == 201
-    before = stored(local, alice_sub)
+    before = welcomed(local, alice_sub)
     peek = local.call("GET", f"/profiles/{alice_sub}", mallory["IdToken"])
     unknown = local.call("GET", f"/profiles/{uuid.uuid4()}", mallory["IdToken"])
     assert peek.status_code == unknown.status_code == 404
@@ -131,13 +137,22 @@ def test_an_admins_member_reads_anyones_profile(local) -> None:
 
 def test_register_confirm_sends_exactly_one_welcome_across_profile_updates_and_stream_redelivery(local) -> None:
     email = f"one-{uuid.uuid4().hex[:8]}@example.com"
-    _, failure = sign_up(local, email, "Ann", "Correct-Horse-9", 20)
-    assert not failure, failure
-    tokens = local.tokens(email, "Correct-Horse-9")
-    sub = sub_of(tokens["IdToken"])
+    assert local.call("POST", "/register", json={"email": email}).status_code == 202
+    code = emailed_code(local, email, 20)
+    confirm = {"email": email, "code": code, "name": "Ann", "password": "Correct-Horse-9"}
+    confirmed = local.call("POST", "/register/confirm", json=confirm)
+    assert confirmed.status_code == 201 and confirmed.json()["welcomeEmail"] == "pending", confirmed.text
+    sub = confirmed.json()["userId"]
     # Confirm created the profile row; its INSERT on the stream is what sends the welcome.
     assert stored(local, sub)["email"] == {"S": email}
     wait_for(lambda: welcomes_to(local, email) == 1, timeout=30, what="the welcome email")
+    welcomed(local, sub)
+    # The client retries the confirm (a lost answer): refused, and nothing more is written or streamed.
+    held = stream_length(local)
+    assert local.call("POST", "/register/confirm", json=confirm).status_code == 400
+    assert stream_length(local) == held
+    tokens = local.tokens(email, "Correct-Horse-9")
+    assert sub_of(tokens["IdToken"]) == sub
     # The user saves their profile (a MODIFY: filtered out) ...
     saved = local.call("POST", "/profiles", tokens["IdToken"], json={"name": "Ann Lee"})
     assert saved.status_code == 200, saved.text  # the row exists since confirm: an update
