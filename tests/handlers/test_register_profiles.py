@@ -4,13 +4,14 @@ replay (of the confirm, of the stream batch, of a later POST /profiles) sends a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.events import LambdaContext, cognito_claims
+from tests.events import LambdaContext, api_event, cognito_claims
 from tests.handlers.test_profiles import TABLE, create_table, items, post
 from tests.handlers.test_profiles_welcome import stream_event
 from tests.handlers.test_register_user import (
@@ -41,10 +42,6 @@ def flow(aws: None, outbox, load_handler: Callable[..., ModuleType],  # noqa: F8
 
 
 def finish(flow: SignUp, code: str) -> tuple[int, Any]:
-    import json
-
-    from tests.events import api_event
-
     event = api_event("POST", "/register/confirm", body={"email": EMAIL, "code": code, "name": "Ann Lee",
                                                           "password": PASSWORD}, source_ip="203.0.113.10")
     event["requestContext"]["requestTimeEpoch"] = REQUEST_TIME
