@@ -89,6 +89,10 @@ def test_c_d_upsert_then_read_your_own_profile_email_from_the_token(local) -> No
     read = local.call("GET", f"/profiles/{sub}", user["IdToken"])
     assert read.status_code == 200 and read.json()["profile"]["name"] == "Aisalkyn A."
     assert "welcomeQueued" not in read.text  # internal markers stay internal
+    # Signed up outside /register (an admin created the user): the first save is what welcomes them, once.
+    welcomed(local, sub)
+    wait_for(lambda: outbox_empty(local) and welcomes_to(local, user["email"]) >= 1, what="the welcome email")
+    assert welcomes_to(local, user["email"]) == 1
 
 
 def test_bad_bodies_and_claimed_identities_are_400_before_any_lambda_and_write_nothing(local) -> None:
