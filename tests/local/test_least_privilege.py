@@ -114,4 +114,6 @@ KNOWN_UNEXERCISED: list[tuple[str, str]] = [
     # AWS documents kinesis:ListStreams among the permissions a Kinesis event source mapping needs, checked
     # when the mapping is created; the local poller never lists streams, so no flow here can show it.
     ("uploads-process", "ListStreams"),
+    # The same for a DynamoDB stream mapping (dynamodb:ListStreams, on "*": it has no resource-level permission).
+    ("profiles-welcome", "ListStreamsHasNoResourceLevel"),
 ]
