@@ -4,7 +4,9 @@
                               │  Cognito authorizer (user pool) on every route except GET /health, POST /register[/confirm]
                               ├─ GET  /health, GET /hello ─────────────> Lambda
                               ├─ POST /register ──> Lambda ──> code (DynamoDB) ──> email outbox (SQS) ──> SES
-                              ├─ POST /register/confirm ──> Lambda ──> Cognito user ──> email outbox
+                              ├─ POST /register/confirm ──> Lambda ──> Cognito user + profile row
+                              ├─ POST /profiles, GET /profiles/{id} ──> profiles table ──stream: INSERT──> welcome
+                              │                   ──> email outbox (one welcome per user)
                               ├─ POST /orders ──> SQS (+DLQ) ──> processor ──> Step Functions order workflow
                               │                   (orders table, receipt in S3, email outbox, hourly cleanup)
                               ├─ GET  /orders/{orderId} ──> orders table (caller's own: status, history, receipt)
@@ -30,6 +32,7 @@ from components.hosted_ui import STANDARD_SCOPES, HostedUi
 from components.observability import Observability, ObservabilityArgs, observe
 from components.openapi import OAuthSettings, document_json
 from components.order_pipeline import OrderPipeline
+from components.profiles import Profiles
 from components.registration import UserRegistration, UserRegistrationArgs
 from components.secure_api import Route, SecureApi
 from components.upload_stream import UploadStream
@@ -58,10 +61,13 @@ health = PythonFunction("health", PythonFunctionArgs(handler="health", defaults=
 hello = PythonFunction("hello", PythonFunctionArgs(handler="hello", defaults=functions))
 
 email = EmailSender("email", stack.email)
+profiles = Profiles("profiles", replace(stack.profiles, email=email.producer_link()))
+# One welcome per user: confirm creates the profile row and the table's stream sends the welcome (a user who
+# signs up another way gets it from their first POST /profiles).
 registration = UserRegistration(
     "registration",
     UserRegistrationArgs(functions=functions, user_pool=users, email=email.producer_link(),
-                         protect=stack.settings.protect_data),
+                         profiles=profiles.creator_link(), protect=stack.settings.protect_data),
 )
 orders = OrderPipeline("orders", replace(stack.orders, email=email.producer_link()))
 uploads = UploadStream("uploads", stack.uploads)
@@ -69,7 +75,7 @@ uploads = UploadStream("uploads", stack.uploads)
 # Routes are data: every flow's table goes to the one API (with the stack's `routeScopes`), then the stage is
 # built from the complete table.
 routes = [Route("GET", "/health", health, public=True), Route("GET", "/hello", hello)]
-for flow in (registration, orders, uploads):
+for flow in (registration, profiles, orders, uploads):
     routes.extend(flow.routes)
 api.add_routes(stack.scoped(routes))
 api.deploy()
@@ -97,9 +103,9 @@ if stack.docs is not None:
 observability = Observability("observability", ObservabilityArgs(
     project=settings.project, stage=settings.stack, tags=settings.tags, alarm_topic_arn=alarm_topic.arn,
     thresholds=stack.thresholds,
-    targets=observe([users, api, health, hello, email, registration, orders, uploads], apis=[api],
+    targets=observe([users, api, health, hello, email, registration, profiles, orders, uploads], apis=[api],
                     asynchronous=["uploads-ingest"], on_failure_destination=["uploads-ingest"],
-                    stream_consumers=["uploads-process"]),
+                    stream_consumers=["uploads-process", "profiles-welcome"]),
 ))
 
 pulumi.export("api_url", api.url)
@@ -114,6 +120,10 @@ pulumi.export("email_dlq_url", email.dlq_url)
 pulumi.export("email_configuration_set", email.configuration_set_name)
 pulumi.export("email_dkim_tokens", email.dkim_tokens)
 pulumi.export("email_verified_for_sending", email.verified_for_sending)
+pulumi.export("profiles_table", profiles.table_name)
+pulumi.export("profiles_stream_arn", profiles.stream_arn)
+pulumi.export("profiles_welcome_function", profiles.welcome.function_name)
+pulumi.export("profiles_welcome_failures_url", profiles.failure_queue_url)
 pulumi.export("orders_queue_url", orders.queue_url)
 pulumi.export("orders_dlq_url", orders.dlq_url)
 pulumi.export("receipts_bucket", orders.receipts_bucket)

@@ -2,14 +2,16 @@
 profile from the table's stream.
 
     client ─POST /profiles──────> upsert ──dynamodb:UpdateItem──> profiles table (on-demand, PITR, SSE, stream
-    client ─GET  /profiles/{id}─> get ─────dynamodb:GetItem─────┘  NEW_AND_OLD_IMAGES, deletion protection)
+    client ─GET  /profiles/{id}─> get ─────dynamodb:GetItem─────┤  NEW_AND_OLD_IMAGES, deletion protection)
+    sign-up (creator_link) ────────────────dynamodb:PutItem─────┘  the new user's row: its INSERT welcomes them
     stream ──ESM: INSERT only, bisect, finite retries/age, partial batch──> welcome ──> email outbox (WelcomeEmail)
                                          └ records that exhaust retries ─> on-failure queue (SSE, alarmed)
 
 Who may read or write which profile is decided in the handlers (the caller's `sub`, the `admins` group): a
 Lambda role cannot carry the caller's identity. Each role holds exactly the statements of the planners below.
-Issue-10 shape: own frozen Args (no app Settings), the email outbox as a Link, and `.routes` for the program to
-add to its API.
+Issue-10 shape: own frozen Args (no app Settings), the email outbox as a Link, `.routes` for the program to
+add to its API, and `creator_link()` for a sign-up flow to create the row (so each user is welcomed once, by the
+stream, however they signed up).
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ def get_statements(table_arn: pulumi.Input[str]) -> list[Statement]:
     return [Statement(actions=["dynamodb:GetItem"], resources=[table_arn], sid="ReadProfile")]
 
 
+def creator_statements(table_arn: pulumi.Input[str]) -> list[Statement]:
+    # PutItem only, guarded in the handler by attribute_not_exists(userId): it creates a profile, never updates one.
+    return [Statement(actions=["dynamodb:PutItem"], resources=[table_arn], sid="CreateProfile")]
+
+
 def welcome_statements(table_arn: pulumi.Input[str], stream_arn: pulumi.Input[str],
                        failure_queue_arn: pulumi.Input[str]) -> list[Statement]:
     """Read the stream (what the event source mapping needs), mark the profile welcomed, and send a record that
@@ -81,7 +88,8 @@ def welcome_statements(table_arn: pulumi.Input[str], stream_arn: pulumi.Input[st
     return [
         Statement(actions=list(STREAM_READ_ACTIONS), resources=[stream_arn], sid="ReadProfileStream"),
         Statement(actions=list(STREAM_LIST_ACTIONS), resources=["*"], sid="ListStreamsHasNoResourceLevel"),
-        Statement(actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table_arn], sid="WelcomeMarker"),
+        # Claim and mark in conditional updates (the condition reads the item: no GetItem needed).
+        Statement(actions=["dynamodb:UpdateItem"], resources=[table_arn], sid="WelcomeMarker"),
         Statement(actions=["sqs:SendMessage"], resources=[failure_queue_arn], sid="OnFailureDestination"),
     ]
 
@@ -192,3 +200,8 @@ class Profiles(pulumi.ComponentResource):
         self.failure_queue_url = self.failure_queue.url
         self.register_outputs({"table_name": self.table_name, "table_arn": self.table_arn,
                                "stream_arn": self.stream_arn, "failure_queue_url": self.failure_queue_url})
+
+    def creator_link(self) -> Link:
+        """For a function that creates a user's profile row (sign-up): PROFILES_TABLE + PutItem on the table.
+        The row's INSERT on the stream is what sends that user's one welcome email."""
+        return Link(env={"PROFILES_TABLE": self.table.name}, statements=creator_statements(self.table.arn))

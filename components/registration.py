@@ -2,6 +2,7 @@
 
     POST /register {email} ──> register ──> code (hash) in the sign-up table ──> VerifyEmail / AccountExists
     POST /register/confirm {email, code, name, password} ──> confirm ──> Cognito user ──> WelcomeEmail
+                                               (with `profiles`: ──> profile row; its stream sends the welcome)
 
 What keeps them safe: API Gateway validates each body against its model before Lambda runs (and the handlers
 again), per-address and per-IP limits live in the sign-up table (hashes only, all expiring), the answer to
@@ -28,6 +29,7 @@ REGISTER_SCHEMA = "register"
 CONFIRM_PATH = "/register/confirm"
 CONFIRM_SCHEMA = "register_confirm"
 SIGNUP_ENV = "SIGNUP_TABLE"
+PROFILES_ENV = "PROFILES_TABLE"
 # TransactWriteItems has no IAM action of its own: each item it writes needs UpdateItem.
 REGISTER_TABLE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:PutItem")
 CONFIRM_TABLE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -44,6 +46,9 @@ class UserRegistrationArgs:
     user_pool: UserPool
     # `EmailSender.producer_link()`: EMAIL_QUEUE_URL + sqs:SendMessage on the outbox.
     email: Link
+    # `Profiles.creator_link()`: confirm then creates the user's profile row (PutItem, PROFILES_TABLE) instead of
+    # queueing the welcome itself, and the profiles stream sends the one welcome. None: confirm queues it.
+    profiles: Link | None = None
     # protect + DynamoDB deletion protection on the sign-up table (it holds only expiring hashes).
     protect: bool = False
 
@@ -52,6 +57,8 @@ class UserRegistrationArgs:
             raise ValueError("user_pool must be the UserPool component (each function gets its own admin_link)")
         if "EMAIL_QUEUE_URL" not in self.email.env:
             raise ValueError("email must be the outbox's producer_link() (it sets EMAIL_QUEUE_URL)")
+        if self.profiles is not None and set(self.profiles.env) != {PROFILES_ENV}:
+            raise ValueError(f"profiles must be Profiles.creator_link() (exactly {PROFILES_ENV})")
 
 
 class UserRegistration(pulumi.ComponentResource):
@@ -90,7 +97,8 @@ class UserRegistration(pulumi.ComponentResource):
                     args.user_pool.admin_link(sid="CreateAccount"),
                     self.table.link(SIGNUP_ENV, CONFIRM_TABLE_ACTIONS, sid="SignUpState",
                                     leading_keys=CONFIRM_LEADING_KEYS),
-                    args.email,
+                    # Either the profile row (the stream sends the welcome) or the welcome itself, never both.
+                    args.profiles if args.profiles is not None else args.email,
                 ],
                 schemas=(CONFIRM_SCHEMA,),
                 description=args.functions.describe(f"POST {CONFIRM_PATH}: creates the account from the code"),

@@ -2,13 +2,19 @@
 
 The event source mapping filters to INSERT records, bisects a failing batch, retries a finite number of times
 and sends what still fails to an on-failure queue; this function reports partial batch failures
-(`batchItemFailures` with the record's sequence number), so one bad record is retried alone.
+(`batchItemFailures` with each failed record's sequence number) through the one batch loop of every consumer
+(`handlers.common.batch`). Records are independent (one new user each) and idempotent, so one bad record does
+not hold the others back: they are welcomed in this invocation, and when Lambda retries from the lowest failed
+sequence number the ones already welcomed are acknowledged as duplicates.
 
-Exactly once per profile, across stream redeliveries: the job is enqueued, then the profile is marked
-(`welcomeQueued`, a conditional update that only succeeds once); a record whose profile already carries the
-marker is acknowledged without a second job. Only a crash between the enqueue and the mark repeats the email
-(at least once, never lost) — the same trade the orders processor makes. A profile without an email address
-gets no job (and no marker: there is nothing to send).
+Exactly once per profile, across stream redeliveries: the profile is first claimed (`welcomeQueued =
+"pending"`, a conditional update), then the job is enqueued, then the marker becomes the job's message id. A
+record whose profile is already marked is acknowledged without a second job. Claiming *before* sending means a
+profile that cannot be marked (a row at DynamoDB's item size limit written outside the API, a missing grant)
+fails before any email, and its record ends on the on-failure queue: retries never repeat its email. Only a
+crash between the enqueue and the final mark repeats the email (at least once, never lost) — the same trade the
+orders processor makes. A profile without an email address gets no job (and no marker: there is nothing to
+send); a profile deleted before its record is read gets none either.
 
 Environment: PROFILES_TABLE, EMAIL_QUEUE_URL.
 """
@@ -23,11 +29,12 @@ import boto3
 from botocore.exceptions import ClientError
 
 from handlers.common import log
-from handlers.common.batch import out_of_time
+from handlers.common.batch import dynamodb_sequence, process_batch
 
 PROFILES_TABLE = os.environ["PROFILES_TABLE"]
 EMAIL_QUEUE_URL = os.environ["EMAIL_QUEUE_URL"]
 TEMPLATE = "WelcomeEmail"
+PENDING = "pending"
 TIME_GUARD_MS = 3_000
 
 dynamodb = boto3.client("dynamodb")
@@ -39,26 +46,39 @@ def _text(image: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def already_welcomed(user_id: str) -> bool:
-    item = dynamodb.get_item(TableName=PROFILES_TABLE, Key={"userId": {"S": user_id}}, ConsistentRead=True,
-                             ProjectionExpression="welcomeQueued").get("Item") or {}
-    return "welcomeQueued" in item
+def claim(user_id: str) -> str:
+    """"claimed" when this record may send the welcome (never sent, or claimed by a delivery that did not finish),
+    "duplicate" when it was sent already, "gone" when the profile no longer exists."""
+    try:
+        dynamodb.update_item(
+            TableName=PROFILES_TABLE,
+            Key={"userId": {"S": user_id}},
+            UpdateExpression="SET welcomeQueued = :pending",
+            ConditionExpression="attribute_exists(userId) AND "
+                                "(attribute_not_exists(welcomeQueued) OR welcomeQueued = :pending)",
+            ExpressionAttributeValues={":pending": {"S": PENDING}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return "duplicate" if exc.response.get("Item") else "gone"
+        raise
+    return "claimed"
 
 
-def mark_welcomed(user_id: str, message_id: str) -> bool:
+def mark_sent(user_id: str, message_id: str) -> None:
     try:
         dynamodb.update_item(
             TableName=PROFILES_TABLE,
             Key={"userId": {"S": user_id}},
             UpdateExpression="SET welcomeQueued = :m",
-            ConditionExpression="attribute_exists(userId) AND attribute_not_exists(welcomeQueued)",
-            ExpressionAttributeValues={":m": {"S": message_id}},
+            ConditionExpression="welcomeQueued = :pending",
+            ExpressionAttributeValues={":m": {"S": message_id}, ":pending": {"S": PENDING}},
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+        # Deleted meanwhile: the job is queued, nothing is left to mark.
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
 
 
 def welcome(record: dict[str, Any]) -> str:
@@ -70,28 +90,20 @@ def welcome(record: dict[str, Any]) -> str:
         raise ValueError("INSERT record without userId")
     if email is None:
         return "no_address"
-    if already_welcomed(user_id):
-        return "duplicate"
+    claimed = claim(user_id)
+    if claimed != "claimed":
+        return claimed
     job = {"template": TEMPLATE, "to": [email], "data": {"name": _text(image, "name") or "there", "accountId": user_id}}
     message_id = sqs.send_message(QueueUrl=EMAIL_QUEUE_URL, MessageBody=json.dumps(job, separators=(",", ":")))[
         "MessageId"]
-    return "queued" if mark_welcomed(user_id, message_id) else "queued_race"
+    mark_sent(user_id, message_id)
+    return "queued"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failures: list[dict[str, str]] = []
-    for index, record in enumerate(event.get("Records") or []):
-        sequence = (record.get("dynamodb") or {}).get("SequenceNumber", "")
-        # Stream batches are ordered: after the first failure (or when time runs out) report it and stop, so
-        # Lambda retries from that record onwards and never skips one.
-        if out_of_time(context, index, TIME_GUARD_MS):
-            failures.append({"itemIdentifier": sequence})
-            break
-        try:
-            outcome = welcome(record)
-            log.info("profile record", eventId=record.get("eventID"), outcome=outcome)
-        except Exception as exc:  # noqa: BLE001 - reported, retried, then sent to the on-failure queue
-            log.error("welcome failed", eventId=record.get("eventID"), errorType=type(exc).__name__, error=str(exc))
-            failures.append({"itemIdentifier": sequence})
-            break
-    return {"batchItemFailures": failures}
+    def handle(record: dict[str, Any]) -> bool:
+        log.info("profile record", outcome=welcome(record))
+        return True
+
+    return process_batch(event.get("Records") or [], handle, context=context, guard_ms=TIME_GUARD_MS,
+                         item_id=dynamodb_sequence, log_fields=lambda r: {"eventId": r.get("eventID")})

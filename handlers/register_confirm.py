@@ -1,20 +1,26 @@
-"""POST /register/confirm: finish a sign-up with the emailed code; creates the account, then the welcome email.
+"""POST /register/confirm: finish a sign-up with the emailed code; creates the account, then the welcome.
 
 Body `{"email", "code", "name", "password"}`. The code proves the mailbox, so the account is created here, at
 once CONFIRMED with `email_verified=true`, with the password and display name the mailbox owner chose (both
 come only now: a pending sign-up holds no credential an attacker could have set). Steps: limits (per address,
-per IP), spend one attempt on the code, create the user, set the permanent password, queue the WelcomeEmail,
-forget the code. A failure after the user exists deletes it again (the code stays valid for a retry); if even
-that fails the response says the account is incomplete. A wrong, unknown, expired or exhausted code is one and
+per IP), spend one attempt on the code, create the user, set the permanent password, then either create the
+user's profile row (PROFILES_TABLE set: the profiles stream's INSERT sends the one WelcomeEmail, and the answer
+says `"welcomeEmail": "pending"`) or queue the WelcomeEmail directly (`"queued"`), then forget the code. A
+failure after the user exists deletes it again (the code stays valid for a retry); if even that fails the
+response says the account is incomplete. A wrong, unknown, expired or exhausted code is one and
 the same 400.
 
-Environment: USER_POOL_ID, EMAIL_QUEUE_URL, SIGNUP_TABLE.
+The profile row is a conditional put (`attribute_not_exists(userId)`): a replay finds the row and writes
+nothing, so there is never a second INSERT and never a second welcome.
+
+Environment: USER_POOL_ID, SIGNUP_TABLE, and PROFILES_TABLE or EMAIL_QUEUE_URL.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
 from typing import Any
 
 import boto3
@@ -30,8 +36,10 @@ from handlers.common.text import name_problem
 from handlers.common.validation import require_valid
 
 USER_POOL_ID = os.environ["USER_POOL_ID"]
-EMAIL_QUEUE_URL = os.environ["EMAIL_QUEUE_URL"]
 SIGNUP_TABLE = os.environ["SIGNUP_TABLE"]
+# Exactly one of the two is set (UserRegistration links either the profiles table or the email outbox).
+PROFILES_TABLE = os.environ.get("PROFILES_TABLE")
+EMAIL_QUEUE_URL = os.environ.get("EMAIL_QUEUE_URL")
 
 WELCOME_TEMPLATE = "WelcomeEmail"
 RETRY_AFTER_SECONDS = "5"
@@ -99,6 +107,35 @@ def welcome_job(email: str, name: str, sub: str) -> dict[str, Any]:
     return {"template": WELCOME_TEMPLATE, "to": [email], "data": {"name": name, "accountId": sub}}
 
 
+def request_time_ms(event: dict[str, Any]) -> int:
+    stamped = (event.get("requestContext") or {}).get("requestTimeEpoch")
+    return int(stamped) if stamped else int(time.time() * 1000)
+
+
+def create_profile(sub: str, email: str, name: str, now_ms: int) -> bool:
+    """The user's profile row, only if none exists; False when it already did (a replay: nothing written)."""
+    try:
+        dynamodb.put_item(
+            TableName=PROFILES_TABLE,
+            Item={"userId": {"S": sub}, "email": {"S": email}, "name": {"S": name},
+                  "createdAt": {"N": str(now_ms)}, "updatedAt": {"N": str(now_ms)}},
+            ConditionExpression="attribute_not_exists(userId)",
+        )
+    except ClientError as exc:
+        if _code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def welcome(email: str, name: str, sub: str, event: dict[str, Any]) -> tuple[str, str]:
+    """(the answer's `welcomeEmail`, what to log): the profile row whose stream INSERT sends it, or the job."""
+    if PROFILES_TABLE:
+        created = create_profile(sub, email, name, request_time_ms(event))
+        return "pending", "profile created" if created else "profile existed"
+    return "queued", enqueue(sqs, EMAIL_QUEUE_URL, welcome_job(email, name, sub))
+
+
 def roll_back(username: str, sub: str, failure: HttpError) -> HttpError:
     """Delete the just-created user; the returned error tells the caller which of the two outcomes happened."""
     try:
@@ -128,7 +165,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     username, sub = create_user(email, name)
     try:
         set_password(username, body["password"])
-        job_id = enqueue(sqs, EMAIL_QUEUE_URL, welcome_job(email, name, sub))
+        welcome_email, detail = welcome(email, name, sub, event)
     except HttpError as failure:
         raise roll_back(username, sub, failure) from failure
     except Exception as exc:
@@ -140,5 +177,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except (ClientError, BotoCoreError) as exc:
         # Harmless: a second use of the code reaches create_user, which refuses an existing account.
         log.warning("used code not deleted", error=type(exc).__name__)
-    log.info("user registered", userSub=sub, emailJobId=job_id)
-    return json_response(201, {"userId": sub, "email": email, "welcomeEmail": "queued"}, event)
+    log.info("user registered", userSub=sub, welcome=detail)
+    return json_response(201, {"userId": sub, "email": email, "welcomeEmail": welcome_email}, event)

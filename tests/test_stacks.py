@@ -228,9 +228,9 @@ def test_every_alarm_notifies_the_configured_topic() -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:on-call"
     own, paged = run_stack("dev"), run_stack("dev", overrides={"alarmTopicArn": topic})
     alarms = paged.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    # email DLQ, orders DLQ, uploads failures, compensation failures, cleanup failures; the rest are Observability's
-    # (tests/components/test_observability.py)
-    assert len([a for a in alarms if a.inputs["namespace"] == "AWS/SQS"]) == 5
+    # email DLQ, orders DLQ, uploads failures, compensation failures, cleanup failures, profile welcome failures;
+    # the rest are Observability's (tests/components/test_observability.py)
+    assert len([a for a in alarms if a.inputs["namespace"] == "AWS/SQS"]) == 6
     assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
     # Without a configured topic the stack's own (encrypted) topic is notified: no alarm goes nowhere.
     (own_topic,) = own.of_type("aws:sns/topic:Topic")

@@ -1,4 +1,4 @@
-"""The one batch loop of every SQS and Kinesis consumer: each reports partial batch failures.
+"""The one batch loop of every SQS, Kinesis and DynamoDB stream consumer: each reports partial batch failures.
 
 `process_batch` runs `handle` on each record and returns `{"batchItemFailures": [...]}` with the identifier of
 every record that must be retried: `handle` returned False or raised (one bad record never fails the others),
@@ -33,6 +33,10 @@ def sqs_message_id(record: dict[str, Any]) -> str:
 
 def kinesis_sequence(record: dict[str, Any]) -> str:
     return str((record.get("kinesis") or {}).get("sequenceNumber", ""))
+
+
+def dynamodb_sequence(record: dict[str, Any]) -> str:
+    return str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
 
 
 def process_batch(

@@ -472,6 +472,56 @@ def iam_resource_arns_for_stepfunctions_and_lambda() -> None:
         self._action = IAM_ACTION_NAMES.get(self._action, self._action)
 
     IAMRequestBase.__init__ = __init__
+@_once("iam_resource_arns_for_dynamodb_streams")
+def iam_resource_arns_for_dynamodb_streams() -> None:
+    """moto checks DynamoDB Streams calls against `*`, so a grant of the stream read actions on the stream ARN
+    (ours, and AWS's own least-privilege advice) is wrongly denied. AWS authorises DescribeStream,
+    GetShardIterator and GetRecords on the stream ARN (a shard iterator belongs to one stream: moto's is
+    `<stream arn>|1|<id>`), and ListStreams on `*` (no resource-level permission)."""
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    def stream_resource(self: Any) -> str:
+        arn = self._get_param("StreamArn")
+        iterator = self._get_param("ShardIterator")
+        if not arn and iterator:
+            arn = str(iterator).split("|", 1)[0]
+        return arn or "*"
+
+    DynamoDBStreamsHandler._determine_resource = stream_resource
+
+
+@_once("dynamodb_update_item_creating_an_item_streams_one_insert")
+def dynamodb_update_item_creating_an_item_streams_one_insert() -> None:
+    """moto streams an UpdateItem that creates an item as two INSERTs (the bare key, then the full item); DynamoDB
+    streams one INSERT with the full NewImage. The bare-key record is not written (sequence numbers stay dense:
+    moto's iterators index records by them)."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
+
+    creating = threading.local()  # the table whose UpdateItem is creating an item, per moto server thread
+    original_update, original_add = DynamoDBBackend.update_item, StreamShard.add
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            table = self.get_table(table_name)
+            creating.table = table if table.get_item(*self.get_keys_value(table, key)) is None else None
+        except Exception:  # noqa: BLE001 - a bad request: moto's own update_item answers it
+            creating.table = None
+        try:
+            return original_update(self, table_name, key, *args, **kwargs)
+        finally:
+            creating.table = None
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        if old is None and getattr(creating, "table", None) is self.table:
+            creating.table = None  # the bare key moto puts first; the full item's INSERT follows
+            return
+        original_add(self, old, new)
+
+    DynamoDBBackend.update_item = update_item
+    StreamShard.add = add
 
 
 def apply_all() -> list[str]:
@@ -485,4 +535,6 @@ def apply_all() -> list[str]:
     stepfunctions_retry_intervals_time_scaled()
     lambda_invoke_dispatched_to_local_workers()
     iam_resource_arns_for_stepfunctions_and_lambda()
+    iam_resource_arns_for_dynamodb_streams()
+    dynamodb_update_item_creating_an_item_streams_one_insert()
     return list(APPLIED)

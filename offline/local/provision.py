@@ -357,7 +357,9 @@ class Provisioner:
             request["StreamSpecification"] = {"StreamEnabled": True,
                                               "StreamViewType": i.get("streamViewType", "NEW_AND_OLD_IMAGES")}
         dynamodb = self.client("dynamodb")
-        dynamodb.create_table(**request)
+        created = dynamodb.create_table(**request)["TableDescription"]
+        # moto labels the stream with its creation time: the graph's stream ARN (mapping, grants) becomes moto's.
+        self.out.ids.add(r.outputs.get("streamArn"), created.get("LatestStreamArn"))
         ttl = i.get("ttl") or {}
         if ttl.get("enabled"):
             dynamodb.update_time_to_live(TableName=request["TableName"], TimeToLiveSpecification={

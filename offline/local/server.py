@@ -19,7 +19,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from offline.local import apigw, denials, events, schedules, stepfunctions
+from offline.local import apigw, denials, events, schedules, stepfunctions, streams
 from offline.local.graph import EVENT_INVOKE_CONFIG, EVENT_SOURCE_MAPPING, FUNCTION, PERMISSION, StackGraph
 from offline.local.lambdas import Invocation, LocalFunction, function_environment, stage_code
 from offline.local.provision import Provisioned, RoleSession, admin_client, enforce_iam, provision
@@ -230,6 +230,8 @@ class LocalRuntime:
                 poller = events.KinesisPoller(mapping=inputs, stream_arn=source, queue_urls=queue_urls, **common)
                 poller.start_iterators()  # LATEST means "from start-up", not "from the first poll"
                 self.pollers.append(poller)
+            elif source.startswith(streams.STREAM_ARN_PREFIX):
+                self.pollers.append(streams.stream_poller(inputs, self.provisioned.ids.rewrite, queue_urls, **common))
             else:
                 self.unsupported.append(f"{EVENT_SOURCE_MAPPING} from {source.split(':')[2]}")
         for _bucket, url, targets in self.provisioned.notification_queues:
@@ -298,6 +300,9 @@ class LocalRuntime:
             return Response(json.dumps(self.sent_emails(), default=str), content_type="application/json")
         if request.path.startswith("/__local/schedules"):
             return self.schedules_admin(request)
+        if request.path == "/__local/streams/rewind" and request.method == "POST":
+            rewound = streams.rewind(self.pollers, request.get_json()["function"])
+            return Response(json.dumps({"rewound": rewound}), content_type="application/json")
         if request.path == "/__local/faults" and request.method == "POST":
             spec = request.get_json()
             function = self.functions[spec["function"]]

@@ -13,7 +13,7 @@ from tests.graph import FUNCTION
 def test_every_function_logs_json_at_the_stacks_level(stack: str, level: str) -> None:
     run = run_stack(stack)
     functions = run.of_type(FUNCTION)
-    assert len(functions) == 19  # with registration-confirm
+    assert len(functions) == 22  # with registration-confirm and profiles-upsert/get/welcome
     for fn in functions:
         config = fn.inputs["loggingConfig"]
         assert (config["logFormat"], config["applicationLogLevel"], config["systemLogLevel"]) == ("JSON", level, "INFO")

@@ -152,11 +152,12 @@ def functions_and_alarms(run: ProgramRun) -> tuple[list[str], dict[str, set[str]
 
 def test_program_every_function_has_its_alarms(dev: ProgramRun) -> None:
     names, metrics = functions_and_alarms(dev)
-    assert len(names) == 19  # with registration-confirm
+    assert len(names) == 22  # with registration-confirm and profiles-upsert/get/welcome
     for name in names:
         assert {"Errors", "Throttles", "Duration"} <= metrics[name], name
     assert {"AsyncEventsDropped", "DestinationDeliveryFailures"} <= metrics["secure-serverless-dev-uploads-ingest"]
     assert "IteratorAge" in metrics["secure-serverless-dev-uploads-process"]
+    assert "IteratorAge" in metrics["secure-serverless-dev-profiles-welcome"]  # a DynamoDB stream consumer
     timeouts = {f.outputs["name"]: f.inputs["timeout"] for f in dev.of_type(FUNCTION)}
     for alarm in dev.of_type(ALARM):
         if alarm.inputs["metricName"] == "Duration":
@@ -182,7 +183,7 @@ def test_program_dashboard_names_every_function_and_queue(dev: ProgramRun) -> No
     for function in dev.of_type(FUNCTION):
         assert f'"{function.outputs["name"]}"' in body
     queues = dev.of_type("aws:sqs/queue:Queue")
-    assert len(queues) == 7  # + the order workflow's compensation and cleanup failure queues
+    assert len(queues) == 8  # + the order workflow's compensation and cleanup failure queues, profiles' welcome failures
     for queue in queues:
         assert f'"{queue.outputs["name"]}"' in body
     assert '"ApiName", "secure-serverless-dev-api", "Stage", "dev"' in body

@@ -198,7 +198,7 @@ def test_the_published_examples_are_valid_requests_of_their_routes() -> None:
     # Every example body the docs show must pass the very schema API Gateway validates the route with.
     examples = load_examples()
     schema_of = {"POST /register": "register", "POST /register/confirm": "register_confirm", "POST /orders": "order",
-                 "POST /uploads": "upload", "POST /uploads/url": "upload_url"}
+                 "POST /uploads": "upload", "POST /uploads/url": "upload_url", "POST /profiles": "profile"}
     assert {k for k, e in examples.items() if e.request is not None} == set(schema_of)
     for key, schema in schema_of.items():
         jsonschema.Draft4Validator(ALL_SCHEMAS[schema]).validate(examples[key].request)

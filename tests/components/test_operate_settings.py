@@ -95,9 +95,10 @@ def test_thresholds_reach_the_recorded_metric_alarms(configured) -> None:
     (four,) = alarms_of(configured, "4XXError")
     assert (four["threshold"], four["evaluationPeriods"], four["datapointsToAlarm"]) == (
         c["alarmApi4xxRate"], c["alarmApi4xxEvaluationPeriods"], c["alarmApi4xxDatapointsToAlarm"])
-    (age,) = alarms_of(configured, "IteratorAge")
-    assert age["threshold"] == c["alarmIteratorAgeMs"]
-    assert age["dimensions"]["FunctionName"] == "secure-serverless-dev-uploads-process"
+    ages = alarms_of(configured, "IteratorAge")  # both stream consumers: Kinesis and the profiles' DynamoDB stream
+    assert [a["threshold"] for a in ages] == [c["alarmIteratorAgeMs"]] * 2
+    assert sorted(a["dimensions"]["FunctionName"] for a in ages) == [
+        "secure-serverless-dev-profiles-welcome", "secure-serverless-dev-uploads-process"]
 
 
 def test_the_alarm_email_subscribes_the_stacks_own_topic_only_when_configured(configured) -> None:

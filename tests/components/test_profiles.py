@@ -71,7 +71,7 @@ def test_each_role_holds_exactly_its_grants(run_pulumi) -> None:
     assert grants("profiles-welcome") == {
         table["streamArn"]: {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
         "*": {"dynamodb:ListStreams"},  # the only action without resource-level permissions
-        table["arn"]: {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        table["arn"]: {"dynamodb:UpdateItem"},
         OUTBOX_ARN: {"sqs:SendMessage"},
         failures: {"sqs:SendMessage"},
     }

@@ -4,11 +4,13 @@ own grants, and the sign-up table (keys, TTL, encryption, protection)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from components.email_sender import EmailSender
 from components.function import HANDLERS_DIR
+from components.profiles import Profiles
 from components.registration import UserRegistration, UserRegistrationArgs
 from components.user_pool import ADMIN_ACTIONS as COGNITO_ACTIONS
 from offline.runtime import stacks
@@ -165,6 +167,45 @@ def test_registration_args_refuse_a_pool_link_or_a_wrong_outbox() -> None:
         UserRegistrationArgs(functions=functions, user_pool=pool, email=outbox)
 
 
+def profiles_program():
+    stack = load_stack()
+    api, _ = foundation_api(stack)
+    email = EmailSender("email", stack.email)
+    profiles = Profiles("profiles", replace(stack.profiles, email=email.producer_link()))
+    registration = UserRegistration("registration", UserRegistrationArgs(
+        functions=stack.functions, user_pool=api.users, email=email.producer_link(),
+        profiles=profiles.creator_link()))
+    api.add_routes([*registration.routes, *profiles.routes])
+    api.deploy()
+
+
+def test_with_profiles_confirm_may_only_create_profile_rows_and_queue_nothing(run_pulumi) -> None:
+    run = run_pulumi(profiles_program, stack="dev")
+    table = run.named("profiles-table").outputs
+    grants = register_role_grants(run, "registration-confirm")
+    assert grants.pop(table["arn"]) == {"dynamodb:PutItem"}
+    assert run.named("email-outbox").outputs["arn"] not in grants
+    assert _only_statement_on(run, "registration-confirm", table["arn"]) == {
+        "Sid": "CreateProfile", "Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": [table["arn"]]}
+    variables = run.named("registration-confirm-function").inputs["environment"]["variables"]
+    assert variables["PROFILES_TABLE"] == table["name"] and "EMAIL_QUEUE_URL" not in variables
+    # register still mails the code.
+    assert register_role_grants(run)[run.named("email-outbox").outputs["arn"]] == {"sqs:SendMessage"}
+
+
+def test_registration_args_refuse_a_profiles_link_that_is_not_the_creator_link() -> None:
+    from components.function import FunctionDefaults, Link, Statement
+    from components.naming import Naming
+    from components.user_pool import UserPool
+
+    outbox = Link(env={"EMAIL_QUEUE_URL": "u"}, statements=[Statement(["sqs:SendMessage"], ["arn:q"])])
+    wrong = Link(env={"ORDERS_TABLE": "t"}, statements=[Statement(["dynamodb:PutItem"], ["arn:t"])])
+    with pytest.raises(ValueError, match="creator_link"):
+        # A bare UserPool instance: only the Args are built here.
+        UserRegistrationArgs(functions=FunctionDefaults(naming=Naming("p-dev")), user_pool=UserPool.__new__(UserPool),
+                             email=outbox, profiles=wrong)
+
+
 def test_component_outputs_are_registered(run) -> None:
     outputs = run.component_outputs[run.named("registration").urn]
     assert outputs == {"function_name": run.named("registration-register-function").outputs["name"],
@@ -188,17 +229,24 @@ def test_every_stack_exposes_only_health_and_register_publicly(stack_run) -> Non
     assert public == PUBLIC_ROUTES
 
 
-def test_every_stack_wires_register_to_the_email_outbox(stack_run) -> None:
+def test_every_stack_wires_register_to_the_outbox_and_confirm_to_the_profiles_table(stack_run) -> None:
     [registration] = stack_run.of_type("secure-serverless:components:UserRegistration")
     [email] = stack_run.of_type("secure-serverless:components:EmailSender")
     [outbox] = [q for q in stack_run.of_type("aws:sqs/queue:Queue") if q.parent == email.urn
                 and "redrivePolicy" in q.inputs]
+    [profiles] = [t for t in stack_run.of_type("aws:dynamodb/table:Table") if t.name == "profiles-table"]
     functions = {f.name: f for f in stack_run.of_type("secure-serverless:components:PythonFunction")
                  if f.parent == registration.urn}
     assert set(functions) == {"registration-register", "registration-confirm"}
     pool_arn = stack_run.of_type("aws:cognito/userPool:UserPool")[0].outputs["arn"]
-    for name, pool_actions in (("registration-register", {"cognito-idp:AdminGetUser"}),
-                               ("registration-confirm", set(COGNITO_ACTIONS))):
-        grants = actions_by_resource(role_statements(stack_run, name))
-        assert grants[outbox.outputs["arn"]] == {"sqs:SendMessage"}
-        assert grants[pool_arn] == pool_actions
+    register = actions_by_resource(role_statements(stack_run, "registration-register"))
+    assert register[outbox.outputs["arn"]] == {"sqs:SendMessage"}
+    assert register[pool_arn] == {"cognito-idp:AdminGetUser"}
+    assert profiles.outputs["arn"] not in register
+    # One welcome per user: confirm creates the profile row (the stream sends the welcome) and cannot queue one.
+    confirm = actions_by_resource(role_statements(stack_run, "registration-confirm"))
+    assert confirm[pool_arn] == set(COGNITO_ACTIONS)
+    assert confirm[profiles.outputs["arn"]] == {"dynamodb:PutItem"}
+    assert outbox.outputs["arn"] not in confirm
+    variables = stack_run.named("registration-confirm-function").inputs["environment"]["variables"]
+    assert variables["PROFILES_TABLE"] == profiles.outputs["name"] and "EMAIL_QUEUE_URL" not in variables

@@ -76,7 +76,7 @@ def test_a_profile_without_an_address_gets_no_job(env) -> None:
     assert jobs(outbox) == []
 
 
-def test_a_failing_record_is_reported_with_its_sequence_number_and_stops_the_batch(env, monkeypatch) -> None:
+def test_a_failing_record_is_reported_with_its_sequence_number_and_the_others_are_welcomed(env) -> None:
     upsert, welcome, outbox = env
     post(upsert, {"name": "Alice"}, cognito_claims(sub=ALICE, email="alice@example.com"))
     post(upsert, {"name": "Bob"}, cognito_claims(sub=BOB, email="bob@example.com"))
@@ -86,7 +86,9 @@ def test_a_failing_record_is_reported_with_its_sequence_number_and_stops_the_bat
     result = welcome.handler(event, LambdaContext())
 
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]}
-    assert jobs(outbox) == []  # Bob waits behind the failed record (stream order), retried with it
+    # Bob does not wait behind it; Lambda's retry from the failed record finds him welcomed already.
+    assert welcome.handler(event, LambdaContext())["batchItemFailures"] == result["batchItemFailures"]
+    assert [j["data"]["accountId"] for j in jobs(outbox)] == [BOB]  # received once: every job ever queued
 
 
 def test_out_of_time_reports_the_rest(env) -> None:
@@ -97,3 +99,42 @@ def test_out_of_time_reports_the_rest(env) -> None:
     result = welcome.handler(event, LambdaContext(remaining_ms=1000))
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["dynamodb"]["SequenceNumber"]}]}
     assert len(jobs(outbox)) == 1
+
+
+def put_profile(user_id: str, email: str, name: str) -> None:
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=TABLE, Item={"userId": {"S": user_id}, "email": {"S": email}, "name": {"S": name}})
+
+
+def test_a_profile_that_cannot_be_marked_fails_before_any_email_on_every_delivery(env) -> None:
+    upsert, welcome, outbox = env
+    # A row written outside the API at the item size limit (moto: 405,000 bytes): the marker cannot be added.
+    fixed = len("userId") + len(ALICE) + len("email") + len("big@example.com") + len("name")
+    put_profile(ALICE, "big@example.com", "x" * (404_995 - fixed))
+    post(upsert, {"name": "Bob"}, cognito_claims(sub=BOB, email="bob@example.com"))
+    event = stream_event()
+    poison = event["Records"][0]["dynamodb"]["SequenceNumber"]
+
+    for _ in range(4):  # the first delivery and Lambda's retries
+        assert welcome.handler(event, LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": poison}]}
+
+    assert [j["data"]["accountId"] for j in jobs(outbox)] == [BOB]  # none for the poison, however often
+
+
+def test_a_welcome_claimed_by_a_delivery_that_did_not_finish_is_sent_by_the_next(env) -> None:
+    upsert, welcome, outbox = env
+    post(upsert, {"name": "Alice"}, cognito_claims(sub=ALICE, email="alice@example.com"))
+    event = stream_event()
+    assert welcome.claim(ALICE) == "claimed"  # a delivery that crashed before (or while) sending
+    assert welcome.handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert welcome.handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert [j["data"]["accountId"] for j in jobs(outbox)] == [ALICE]
+
+
+def test_a_profile_deleted_before_its_record_is_read_gets_no_email(env) -> None:
+    upsert, welcome, outbox = env
+    post(upsert, {"name": "Alice"}, cognito_claims(sub=ALICE, email="alice@example.com"))
+    event = stream_event()
+    boto3.client("dynamodb", region_name=REGION).delete_item(TableName=TABLE, Key={"userId": {"S": ALICE}})
+    assert welcome.handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert jobs(outbox) == []

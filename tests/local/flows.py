@@ -262,6 +262,23 @@ def upload_presigned(local, patience: float) -> str | None:
     return _processed(local, user, post["key"], patience)
 
 
+def profile(local, patience: float) -> str | None:
+    """A user who signed up outside /register saves their profile (POST /profiles, email from the token), reads
+    it back, and gets the one welcome email from the table's stream."""
+    user = local.sign_in()
+    response = local.call("POST", "/profiles", user["IdToken"], json={"name": "Pat"})
+    if response.status_code != 201:
+        return f"POST /profiles -> {response.status_code}"
+    sub = response.json()["profile"]["userId"]
+    response = local.call("GET", f"/profiles/{sub}", user["IdToken"])
+    if response.status_code != 200:
+        return f"GET /profiles/{{id}} -> {response.status_code}"
+    if not _until(lambda: any(user["email"] in str(m) and "WelcomeEmail" in str(m) for m in local.ses_messages()),
+                  patience):
+        return "no welcome email"
+    return None
+
+
 def _failure_routed(local, suffix: str, patience: float, flow: Flow) -> str | None:
     """A failing function's events must reach its on-failure destination (sent with the function's own role)."""
     function = local.function(suffix)
@@ -284,10 +301,15 @@ def process_failure(local, patience: float) -> str | None:
     return _failure_routed(local, "uploads-process", patience, upload_inline)
 
 
+def welcome_failure(local, patience: float) -> str | None:
+    return _failure_routed(local, "profiles-welcome", patience, profile)
+
+
 FLOWS: dict[str, Flow] = {
     "health": health, "hello": hello, "register": register, "order": order,
     "upload_inline": upload_inline, "upload_presigned": upload_presigned,
     "ingest_failure": ingest_failure, "process_failure": process_failure,
     "order_declined": order_declined, "compensation_parked": compensation_parked, "cleanup": cleanup,
     "cleanup_failure": cleanup_failure,
+    "profile": profile, "welcome_failure": welcome_failure,
 }

@@ -99,7 +99,9 @@ def test_patched_moto_in_a_fresh_interpreter() -> None:
                                       "stepfunctions_tasks_run_as_the_state_machine_role",
                                       "stepfunctions_retry_intervals_time_scaled",
                                       "lambda_invoke_dispatched_to_local_workers",
-                                      "iam_resource_arns_for_stepfunctions_and_lambda"}
+                                      "iam_resource_arns_for_stepfunctions_and_lambda",
+                                      "iam_resource_arns_for_dynamodb_streams",
+                                      "dynamodb_update_item_creating_an_item_streams_one_insert"}
     assert result["email"] == "a@example.com"
     assert result["verified"] == "true"
     assert result["resolvers"] == [True, True, True, True]
@@ -301,3 +303,96 @@ def test_patched_workflow_runs_as_its_role_with_local_lambda_and_scaled_retries(
     assert "(403)" in result["other"] or "AccessDenied" in result["other"]
     assert result["no_update"] == ["FAILED", "Caught"] and result["item_b"] is None
     assert result["no_invoke"] == ["FAILED", "Caught"] and result["calls_c"] == 0
+
+
+# --------------------------------------------------------------------------------------- DynamoDB Streams
+
+STREAM_TABLE = r'''
+import boto3
+from botocore.config import Config
+
+
+def stream_table(name="t"):
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    arn = ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                           KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
+                           AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
+                           StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+                           )["TableDescription"]["LatestStreamArn"]
+    return ddb, arn
+
+
+def stream_records(arn, **keys):
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1",
+                           config=Config(account_id_endpoint_mode="disabled"), **keys)
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+'''
+
+
+def test_gap_dynamodb_streams_resolve_no_resource_and_update_item_streams_two_inserts(aws) -> None:
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    assert not hasattr(DynamoDBStreamsHandler, "_determine_resource"), "moto resolves stream ARNs now"
+    namespace: dict = {}
+    exec(STREAM_TABLE, namespace)  # noqa: S102 - our own helper source, shared with the patched interpreter
+    ddb, arn = namespace["stream_table"]()  # in this (unpatched) process's moto, the `aws` fixture's
+    ddb.update_item(TableName="t", Key={"userId": {"S": "u1"}}, UpdateExpression="SET #n = :n",
+                    ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":n": {"S": "Ann"}})
+    records = namespace["stream_records"](arn)
+    assert [(r["eventName"], sorted(r["dynamodb"]["NewImage"])) for r in records] == [
+        ("INSERT", ["userId"]), ("INSERT", ["name", "userId"])]
+
+
+PATCHED_STREAMS = STREAM_TABLE + r'''
+import json
+from moto import mock_aws
+from moto.core import set_initial_no_auth_action_count
+from offline.local import moto_patches
+moto_patches.apply_all()
+
+
+def grant(iam, user, resources):
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Resource": resources,
+                       "Action": ["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"]}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+
+@set_initial_no_auth_action_count(9)  # the 9 set-up calls below run unchecked, every later one is checked
+def enforced():
+    ddb, arn = stream_table()
+    ddb.update_item(TableName="t", Key={"userId": {"S": "u1"}}, UpdateExpression="SET #n = :n",
+                    ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":n": {"S": "Ann"}})
+    ddb.update_item(TableName="t", Key={"userId": {"S": "u1"}}, UpdateExpression="SET #n = :n",
+                    ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":n": {"S": "Ann L"}})
+    iam = boto3.client("iam", region_name="us-east-1")
+    exact, other = grant(iam, "exact", [arn]), grant(iam, "other", [arn.replace("table/t/", "table/u/")])
+    records = stream_records(arn, **exact)
+    try:
+        stream_records(arn, **other)
+        denied = False
+    except Exception as error:
+        denied = "AccessDenied" in str(error)
+    return {"events": [(r["eventName"], sorted(r["dynamodb"].get("NewImage", {}))) for r in records],
+            "denied": denied}
+
+
+with mock_aws():
+    print(json.dumps(enforced()))
+'''
+
+
+def test_patched_dynamodb_streams_in_a_fresh_interpreter() -> None:
+    """The stream read actions granted on exactly the stream ARN are allowed and on another stream denied; an
+    UpdateItem that creates an item streams one INSERT (full image), the next one a MODIFY."""
+    out = subprocess.run([sys.executable, "-c", PATCHED_STREAMS], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=120, env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                           "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["events"] == [["INSERT", ["name", "userId"]], ["MODIFY", ["name", "userId"]]]
+    assert result["denied"] is True
