@@ -19,6 +19,9 @@ from offline.runtime import REPO_ROOT
 def banner(runtime: LocalRuntime, endpoints: dict) -> str:
     api = endpoints["api_url"]
     aws = f"aws --endpoint-url {endpoints['aws_endpoint_url']}"
+    # With a usage plan (dev, prod) the gateway refuses key-less calls: the printed lines must carry the key.
+    keyed = bool(runtime.api) and any(spec.get("apiKeyRequired") for spec in runtime.api.methods.values())
+    key = f" KEY={sorted(runtime.api.api_keys)[0]}" if keyed and runtime.api.api_keys else ""
     user = "testuser@example.com"
     lines = [
         f"local runtime of stack '{runtime.options.stack}' ready in {runtime.startup_seconds:.1f} s",
@@ -30,7 +33,7 @@ def banner(runtime: LocalRuntime, endpoints: dict) -> str:
         "use the local operator's keys (IAM is enforced: the functions run under their own roles):",
         f"  export AWS_ACCESS_KEY_ID={endpoints['aws_access_key_id']}"
         f" AWS_SECRET_ACCESS_KEY={endpoints['aws_secret_access_key']} AWS_DEFAULT_REGION={endpoints['region']}",
-        f"  API={api} POOL={endpoints['user_pool_id']} CLIENT={endpoints['user_pool_client_id']}",
+        f"  API={api} POOL={endpoints['user_pool_id']} CLIENT={endpoints['user_pool_client_id']}{key}",
         "",
         "create a test user and sign in:",
         f"  {aws} cognito-idp admin-create-user --user-pool-id \"$POOL\" --username {user}"
@@ -51,6 +54,8 @@ def banner(runtime: LocalRuntime, endpoints: dict) -> str:
             node = next(n for n in runtime.api.nodes.values() if n.path == path)
             spec = runtime.api.methods[(node.id, method)]
             auth = [] if spec.get("authorization") in (None, "NONE") else ["-H", "Authorization: Bearer $ID_TOKEN"]
+            if spec.get("apiKeyRequired"):
+                auth.extend(["-H", "x-api-key: $KEY"])
             body = ["-H", "Content-Type: application/json", "-d", "{}"] if method in ("POST", "PUT", "PATCH") else []
             # `{orderId}` -> `$ORDERID`: a shell variable to set, not a curl glob.
             url = '"$API' + re.sub(r"\{(\w+)\+?\}", lambda m: "$" + m.group(1).upper(), path) + '"'

@@ -35,6 +35,19 @@ def _processes_using(state_dir: Path) -> list[int]:
     return pids
 
 
+def _banner_lines_work_verbatim(log: Path) -> None:
+    """The printed `API=...` line and route lines, pasted into a shell as they are, reach the functions (dev has a
+    usage plan: a line without the API key would get 403 INVALID_API_KEY)."""
+    lines = log.read_text().splitlines()
+    exports = next(line.strip() for line in lines if line.strip().startswith("API="))
+    health = next(line.strip() for line in lines if line.strip().startswith("curl -X GET") and '/health"' in line)
+    hello = next(line.strip() for line in lines if line.strip().startswith("curl -X GET") and '/hello"' in line)
+    script = f"{exports}; ID_TOKEN=not-a-token; {health} -s -o /dev/null -w '%{{http_code}} '; {hello} -s"
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30, check=True).stdout
+    assert out.startswith("200 "), out
+    assert '"code":"UNAUTHORIZED"' in out.replace(" ", ""), out  # past the key check, stopped by the authorizer
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_starts_within_budget_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
     process, endpoints = start_runtime(tmp_path)
@@ -44,6 +57,7 @@ def test_starts_within_budget_and_stops_cleanly(tmp_path: Path, sig: signal.Sign
         assert endpoints["startup_seconds"] < 20
         assert set(endpoints) >= {"api_url", "aws_endpoint_url", "region", "user_pool_id", "user_pool_client_id"}
         assert _listening(endpoints["api_url"]) and _listening(endpoints["aws_endpoint_url"])
+        _banner_lines_work_verbatim(tmp_path / "runtime.log")
         workers = _processes_using(tmp_path)
         assert len(workers) == len(endpoints["functions"]) + 1  # one warm worker per function + the runtime
     finally:
