@@ -253,6 +253,8 @@ def s3_record_as_aws_sends_it(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class KinesisPoller(Poller):
+    BATCH_INFO = "KinesisBatchInfo"
+
     def __init__(self, *, mapping: dict[str, Any], stream_arn: str, function: str, function_arn: str,
                  invoke: Callable[[str, Any], Invocation], session: Any, queue_urls: dict[str, str],
                  endpoint: str, region: str, stop: threading.Event, log: Callable[[str], None], counters: Counters,
@@ -362,7 +364,7 @@ class KinesisPoller(Poller):
         self.counters.add(f"{self.function}.records_failed", len(batch))
         if not self.destination:
             return
-        info = {"KinesisBatchInfo": {
+        info = {self.BATCH_INFO: {
             "shardId": shard, "startSequenceNumber": batch[0]["SequenceNumber"],
             "endSequenceNumber": batch[-1]["SequenceNumber"],
             "approximateArrivalOfFirstRecord": batch[0]["ApproximateArrivalTimestamp"].isoformat(),

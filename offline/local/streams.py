@@ -19,8 +19,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from offline.local.events import KinesisPoller, destination_record, send_to_destination
-from offline.local.lambdas import Invocation
+from offline.local.events import KinesisPoller
 
 STREAM_ARN_PREFIX = "arn:aws:dynamodb:"
 
@@ -55,6 +54,8 @@ class FilterCriteria:
 class DynamoStreamPoller(KinesisPoller):
     """One DynamoDB stream -> one function. Records are wrapped as `{"SequenceNumber",
     "ApproximateArrivalTimestamp", "record"}` so the Kinesis poller's delivery rules apply unchanged."""
+
+    BATCH_INFO = "DDBStreamBatchInfo"  # what Lambda's on-failure record calls the batch of a DynamoDB stream
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -112,20 +113,6 @@ class DynamoStreamPoller(KinesisPoller):
 
     def event(self, shard: str, records: list[dict[str, Any]]) -> dict[str, Any]:
         return {"Records": [r["record"] for r in records]}
-
-    def fail(self, shard: str, batch: list[dict[str, Any]], result: Invocation, attempts: int) -> None:
-        self.counters.add(f"{self.function}.records_failed", len(batch))
-        if not self.destination:
-            return
-        info = {"DDBStreamBatchInfo": {
-            "shardId": shard, "startSequenceNumber": batch[0]["SequenceNumber"],
-            "endSequenceNumber": batch[-1]["SequenceNumber"],
-            "approximateArrivalOfFirstRecord": batch[0]["ApproximateArrivalTimestamp"].isoformat(),
-            "approximateArrivalOfLastRecord": batch[-1]["ApproximateArrivalTimestamp"].isoformat(),
-            "batchSize": len(batch), "streamArn": self.stream_arn}}
-        record = destination_record(result, None, self.function_arn, "RetryAttemptsExhausted", attempts, info)
-        send_to_destination(self.session, self.queue_urls, self.destination, self.endpoint, self.region, record,
-                            self.counters, self.function, self.log)
 
 
 def stream_poller(mapping: dict[str, Any], rewrite: Callable[[Any], Any], queue_urls: dict[str, str],
