@@ -24,9 +24,12 @@ How these tests stay fast (and how a new one fits in):
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +42,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 from offline.runtime import REPO_ROOT
 
@@ -120,14 +124,54 @@ class Local:
         return self.outputs.get("api_key_value")
 
     def call(self, method: str, path: str, token: str | None = None, *, api_key: bool = True,
-             **kwargs: Any) -> requests.Response:
-        """A request like a client of the stack makes: with the `x-api-key` header when the stack has a key."""
+             client_ip: str = "127.0.0.1", **kwargs: Any) -> requests.Response:
+        """A request like a client of the stack makes: with the `x-api-key` header when the stack has a key, from
+        `client_ip` (the gateway's `sourceIp`, which per-IP limits count; see `client_address`)."""
         headers = dict(kwargs.pop("headers", {}) or {})
         if api_key and self.api_key:
             headers.setdefault("x-api-key", self.api_key)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return requests.request(method, self.api + path, headers=headers, timeout=30, **kwargs)
+        with requests.Session() as session:
+            session.mount("http://", _FromAddress(client_ip))
+            return session.request(method, self.api + path, headers=headers, timeout=30, **kwargs)
+
+
+class _FromAddress(HTTPAdapter):
+    """Connections bound to one local source address: the runtime's `sourceIp` is the peer address, as on AWS
+    (a client's own `X-Forwarded-For` does not change it)."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+_CLIENTS = itertools.count(1)
+
+
+def client_address() -> str:
+    """A loopback address no other client of this session used: one per simulated user. The sign-up limits allow
+    20 registrations per source IP per hour, as on AWS, and the least-privilege matrix alone signs up more often
+    than that; real users come from addresses of their own. Where only 127.0.0.1 exists (macOS without
+    `ifconfig lo0 alias`), every client shares it and a long session can meet that limit (429)."""
+    if not _loopback_aliases():
+        return "127.0.0.1"
+    high, low = divmod(next(_CLIENTS), 254)  # next() is atomic under the GIL: the matrix signs up from threads
+    return f"127.{high >> 8 & 255}.{high & 255}.{low + 1}"
+
+
+@functools.cache
+def _loopback_aliases() -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.2", 0))
+        except OSError:
+            return False
+    return True
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.2, what: str = "") -> Any:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import requests
 
+from tests.local.conftest import client_address
+
 Flow = Callable[..., "str | None"]
 
 
@@ -66,14 +68,16 @@ def emailed_code(local, email: str, patience: float) -> str | None:
 
 def sign_up(local, email: str, name: str, password: str, patience: float) -> tuple[int, str]:
     """The two-step sign-up a user does: POST /register, read the mailed code, POST /register/confirm.
-    Returns the last status and what failed ('' when the account was created)."""
-    response = local.call("POST", "/register", json={"email": email})
+    Returns the last status and what failed ('' when the account was created). Each sign-up is a user on an
+    address of their own (the per-IP limit counts addresses, see `client_address`)."""
+    client_ip = client_address()
+    response = local.call("POST", "/register", json={"email": email}, client_ip=client_ip)
     if response.status_code != 202:
         return response.status_code, f"POST /register -> {response.status_code}"
     code = emailed_code(local, email, patience)
     if code is None:
         return response.status_code, "no VerifyEmail code"
-    response = local.call("POST", "/register/confirm",
+    response = local.call("POST", "/register/confirm", client_ip=client_ip,
                           json={"email": email, "code": code, "name": name, "password": password})
     if response.status_code != 201:
         return response.status_code, f"POST /register/confirm -> {response.status_code}"

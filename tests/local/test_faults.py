@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from tests.local.conftest import wait_for
+from tests.local.conftest import client_address, wait_for
 
 
 def _queue_url(local, output: str) -> str:
@@ -63,7 +63,7 @@ def test_timed_out_email_job_is_redelivered_and_sent_once(local) -> None:
     email = f"slow-{uuid.uuid4().hex[:6]}@example.com"
     try:
         # The VerifyEmail job of a sign-up goes through the same outbox and sender.
-        response = local.call("POST", "/register", json={"email": email})
+        response = local.call("POST", "/register", json={"email": email}, client_ip=client_address())
         assert response.status_code == 202
         wait_for(lambda: local.count(f"{sender}.errors") > errors_before, timeout=20, what="the handler timeout")
         assert "Task timed out" in local.log.read_text()

@@ -8,7 +8,8 @@ import uuid
 
 import requests
 
-from tests.local.conftest import wait_for
+from handlers.common.signup import REGISTER_PER_IP
+from tests.local.conftest import client_address, wait_for
 from tests.local.flows import emailed_code
 
 
@@ -25,15 +26,16 @@ def test_register_then_sign_in_then_welcome_email(local) -> None:
     email = f"ann-{uuid.uuid4().hex[:6]}@example.com"
     sender = local.function("email-sender")
     before = local.count(f"{sender}.deleted")
-    response = local.call("POST", "/register", json={"email": email})
+    ip = client_address()
+    response = local.call("POST", "/register", json={"email": email}, client_ip=ip)
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "CHECK_EMAIL"
     code = emailed_code(local, email, 20)
     assert code is not None, "no VerifyEmail with a code"
-    wrong = local.call("POST", "/register/confirm", json={"email": email, "code": f"{(int(code) + 1) % 10**6:06d}",
+    wrong = local.call("POST", "/register/confirm", client_ip=ip, json={"email": email, "code": f"{(int(code) + 1) % 10**6:06d}",
                                                           "name": "Ann", "password": "Correct-Horse-9"})
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "invalid_code"
-    response = local.call("POST", "/register/confirm",
+    response = local.call("POST", "/register/confirm", client_ip=ip,
                           json={"email": email, "code": code, "name": "Ann", "password": "Correct-Horse-9"})
     assert response.status_code == 201, response.text
     assert response.json()["welcomeEmail"] == "pending"  # the profile row's stream INSERT sends it
@@ -45,10 +47,28 @@ def test_register_then_sign_in_then_welcome_email(local) -> None:
                     timeout=30, what="a welcome email in SES")
     assert len(sent) == 1
     # Signing up again answers exactly as for a new address; the mailbox gets AccountExists, not a code.
-    again = local.call("POST", "/register", json={"email": email})
+    again = local.call("POST", "/register", json={"email": email}, client_ip=ip)
     assert again.status_code == 202 and again.json()["status"] == "CHECK_EMAIL"
     wait_for(lambda: any("AccountExists" in json.dumps(m, default=str) for m in ses_sent_to(local, email)),
              what="an AccountExists email")
+
+
+def test_per_ip_sign_up_limit_counts_the_callers_address_and_refused_requests_send_nothing(local) -> None:
+    """The gateway's sourceIp is the peer address: one address gets REGISTER_PER_IP sign-ups an hour, then 429
+    with Retry-After and nothing mailed; another address is unaffected."""
+    ip, run = client_address(), uuid.uuid4().hex[:6]
+    allowed = [f"lim-{run}-{i}@example.com" for i in range(REGISTER_PER_IP[0])]
+    for email in allowed:
+        assert local.call("POST", "/register", json={"email": email}, client_ip=ip).status_code == 202
+    refused = local.call("POST", "/register", json={"email": f"lim-{run}-over@example.com"}, client_ip=ip)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "too_many_requests"
+    assert 1 <= int(refused.headers["Retry-After"]) <= REGISTER_PER_IP[1]
+    elsewhere = f"lim-{run}-elsewhere@example.com"
+    assert local.call("POST", "/register", json={"email": elsewhere}, client_ip=client_address()).status_code == 202
+    wait_for(lambda: all(ses_sent_to(local, to) for to in [*allowed, elsewhere]), timeout=30,
+             what="a code for every accepted sign-up")
+    assert not ses_sent_to(local, f"lim-{run}-over@example.com")
 
 
 def test_order_receipt_email_and_get(local) -> None:

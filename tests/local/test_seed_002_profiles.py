@@ -13,7 +13,7 @@ import boto3
 import requests
 from botocore.config import Config
 
-from tests.local.conftest import PASSWORD, wait_for
+from tests.local.conftest import PASSWORD, client_address, wait_for
 from tests.local.flows import emailed_code
 
 
@@ -144,11 +144,11 @@ def test_an_admins_member_reads_anyones_profile(local) -> None:
 
 
 def test_register_confirm_sends_exactly_one_welcome_across_profile_updates_and_stream_redelivery(local) -> None:
-    email = f"one-{uuid.uuid4().hex[:8]}@example.com"
-    assert local.call("POST", "/register", json={"email": email}).status_code == 202
+    email, ip = f"one-{uuid.uuid4().hex[:8]}@example.com", client_address()
+    assert local.call("POST", "/register", json={"email": email}, client_ip=ip).status_code == 202
     code = emailed_code(local, email, 20)
     confirm = {"email": email, "code": code, "name": "Ann", "password": "Correct-Horse-9"}
-    confirmed = local.call("POST", "/register/confirm", json=confirm)
+    confirmed = local.call("POST", "/register/confirm", json=confirm, client_ip=ip)
     assert confirmed.status_code == 201 and confirmed.json()["welcomeEmail"] == "pending", confirmed.text
     sub = confirmed.json()["userId"]
     # Confirm created the profile row; its INSERT on the stream is what sends the welcome.
@@ -157,7 +157,7 @@ def test_register_confirm_sends_exactly_one_welcome_across_profile_updates_and_s
     welcomed(local, sub)
     # The client retries the confirm (a lost answer): refused, and nothing more is written or streamed.
     held = stream_length(local)
-    assert local.call("POST", "/register/confirm", json=confirm).status_code == 400
+    assert local.call("POST", "/register/confirm", json=confirm, client_ip=ip).status_code == 400
     assert stream_length(local) == held
     tokens = local.tokens(email, "Correct-Horse-9")
     assert sub_of(tokens["IdToken"]) == sub
