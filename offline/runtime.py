@@ -27,6 +27,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from offline.cli_config import merge_stack_config
 from offline.mocks import RealisticMocks
+from offline.stack_trace import install as install_fast_stack_trace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -194,6 +195,7 @@ def run_program(
     """Run `program` under mocks on a fresh event loop and runtime state; return the recorded graph.
 
     A preview (`pulumi.runtime.is_dry_run()` True) unless `preview=False`, which runs it as `pulumi up` does."""
+    install_fast_stack_trace()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

@@ -8,6 +8,7 @@ error here, because a mistyped override would otherwise be ignored silently.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -65,11 +66,21 @@ def reconcile(rules: Iterable[Rule], given: Mapping[str, Any] | None) -> dict[st
         result[name] = RuleConfig(level or current.enforcement, {**current.properties, **properties})
     for r in rules:
         schema = {"type": "object", "properties": dict(r.config_schema), "additionalProperties": False}
-        try:
-            jsonschema.validate(result[r.id].properties, schema)
-        except jsonschema.ValidationError as error:
-            raise ConfigError(f"{r.id}: {error.message}") from None
+        error = jsonschema.exceptions.best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(
+            result[r.id].properties))
+        if error is not None:
+            raise ConfigError(f"{r.id}: {error.message}")
     return result
+
+
+@functools.cache
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    """What `jsonschema.validate` builds on every call, built once per schema: checking the schema against its
+    meta-schema took 17% of the policy and component tests' time (12k reconciles)."""
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
 def load(rules: Iterable[Rule], path: Path | None) -> dict[str, RuleConfig]:

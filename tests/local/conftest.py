@@ -38,6 +38,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 import pytest
@@ -200,8 +201,8 @@ def start_runtime(state_dir: Path, stack: str = "dev", time_scale: float = TIME_
     return process, json.loads(endpoints_file.read_text())
 
 
-def stop_runtime(process: subprocess.Popen) -> int:
-    process.send_signal(signal.SIGTERM)
+def stop_runtime(process: subprocess.Popen, sig: signal.Signals = signal.SIGTERM) -> int:
+    process.send_signal(sig)
     try:
         return process.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -211,14 +212,50 @@ def stop_runtime(process: subprocess.Popen) -> int:
         raise
 
 
-_SHARED_RUNTIME: list[subprocess.Popen] = []  # the session's runtime while it runs
+def listening(url: str) -> bool:
+    parsed = urlparse(url)
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((parsed.hostname, parsed.port)) == 0
+
+
+def processes_using(state_dir: Path) -> list[int]:
+    """Every process (runtime or worker) whose command line names this runtime's state directory."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(state_dir) in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def unclean_stop(code: int, state_dir: Path, endpoints: dict[str, Any], grace: float = 5.0) -> list[str]:
+    """What a stopped runtime left behind or got wrong: its exit code, processes, listening ports, its last words."""
+    deadline = time.time() + grace
+    while processes_using(state_dir) and time.time() < deadline:
+        time.sleep(0.1)
+    problems = [f"exit code {code}"] if code != 0 else []
+    if left := processes_using(state_dir):
+        problems.append(f"processes left running: {left}")
+    problems += [f"{url} still listening" for url in (endpoints["api_url"], endpoints["aws_endpoint_url"])
+                 if listening(url)]
+    if "local runtime stopped" not in (state_dir / "runtime.log").read_text():
+        problems.append("no 'local runtime stopped' in its log")
+    return problems
+
+
+# The session's runtime while it runs: (process, state directory, endpoints).
+_SHARED_RUNTIME: list[tuple[subprocess.Popen, Path, dict[str, Any]]] = []
 
 
 @pytest.fixture(scope="session")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     state_dir = tmp_path_factory.mktemp("dev")
     process, endpoints = start_runtime(state_dir)
-    _SHARED_RUNTIME.append(process)
+    _SHARED_RUNTIME.append((process, state_dir, endpoints))
     try:
         yield Local(endpoints, state_dir / "runtime.log")
     finally:
@@ -226,8 +263,13 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
 
 
 def _stop_shared_runtime() -> None:
+    """Stopped as a developer stops `make dev`, with Ctrl-C (SIGINT), and checked like test_lifecycle checks a
+    SIGTERM: a runtime of its own for each signal cost ~10 CPU-seconds of a two-core `make test`."""
     while _SHARED_RUNTIME:
-        stop_runtime(_SHARED_RUNTIME.pop())
+        process, state_dir, endpoints = _SHARED_RUNTIME.pop()
+        problems = unclean_stop(stop_runtime(process, signal.SIGINT), state_dir, endpoints)
+        assert not problems, f"the shared runtime did not stop cleanly on SIGINT: {problems}\n" + (
+            state_dir / "runtime.log").read_text()[-4000:]
 
 
 def _uses_runtime(item: pytest.Item) -> bool:
