@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from types import SimpleNamespace
 from typing import Any
 
 APPLIED: list[str] = []
@@ -524,7 +525,30 @@ def dynamodb_update_item_creating_an_item_streams_one_insert() -> None:
     StreamShard.add = add
 
 
+@_once("cognito_signing_key_imported_once")
+def cognito_signing_key_imported_once() -> None:
+    """Speed only, no behaviour: every moto user pool imports the same private JWK (n, e, d without the primes),
+    and recovering the primes costs ~145 ms of CPU per pool. The key is imported once and shared, as every pool
+    shares it in moto anyway. Also applied to the tests' in-process moto (tests/conftest.py)."""
+    from joserfc import jwk
+    from moto.cognitoidp import models
+
+    imported: dict[str, Any] = {}
+
+    def import_key(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return jwk.RSAKey.import_key(value, *args, **kwargs)
+        cache_key = json.dumps(value, sort_keys=True)
+        if cache_key not in imported:
+            imported[cache_key] = jwk.RSAKey.import_key(value)
+        return imported[cache_key]
+
+    # All that models.py uses of joserfc's jwk module; anything else it starts using fails loudly (AttributeError).
+    models.jwk = SimpleNamespace(RSAKey=SimpleNamespace(import_key=import_key))
+
+
 def apply_all() -> list[str]:
+    cognito_signing_key_imported_once()
     cognito_all_attributes_readable_by_default()
     s3_post_policy_enforced()
     iam_batch_actions_checked_as_aws_does()

@@ -91,7 +91,8 @@ def test_patched_moto_in_a_fresh_interpreter() -> None:
                               "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert set(result["applied"]) == {"cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
+    assert set(result["applied"]) == {"cognito_signing_key_imported_once",
+                                      "cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
                                       "iam_batch_actions_checked_as_aws_does",
                                       "iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb",
                                       "iam_dynamodb_transactions_checked_per_item",
@@ -396,3 +397,35 @@ def test_patched_dynamodb_streams_in_a_fresh_interpreter() -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["events"] == [["INSERT", ["name", "userId"]], ["MODIFY", ["name", "userId"]]]
     assert result["denied"] is True
+
+
+def test_user_pools_share_one_imported_signing_key_and_their_tokens_verify(aws) -> None:
+    """cognito_signing_key_imported_once (applied by the `aws` fixture): the key moto would import, imported once."""
+    import gzip
+    from importlib import resources
+
+    import boto3
+    from joserfc import jwk, jwt
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    from offline.local import moto_patches
+
+    assert "cognito_signing_key_imported_once" in moto_patches.APPLIED
+    idp = boto3.client("cognito-idp", region_name="us-east-1")
+    pools = [idp.create_user_pool(PoolName=f"p{i}")["UserPool"]["Id"] for i in range(2)]
+    backend = cognitoidp_backends["123456789012"]["us-east-1"]
+    keys = [backend.user_pools[pool].json_web_key for pool in pools]
+    assert keys[0] is keys[1]
+    shipped = json.loads(gzip.decompress(
+        (resources.files("moto") / "cognitoidp/resources/jwks-private.json.gz").read_bytes()))
+    assert keys[0].as_dict(private=True) == jwk.RSAKey.import_key(shipped).as_dict(private=True)
+    client = idp.create_user_pool_client(UserPoolId=pools[1], ClientName="c",
+                                         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+    idp.admin_create_user(UserPoolId=pools[1], Username="a", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pools[1], Username="a", Password="Passw0rd!x", Permanent=True)
+    token = idp.initiate_auth(AuthFlow="USER_PASSWORD_AUTH", ClientId=client,
+                              AuthParameters={"USERNAME": "a", "PASSWORD": "Passw0rd!x"})["AuthenticationResult"]
+    public = json.loads(gzip.decompress(
+        (resources.files("moto") / "cognitoidp/resources/jwks-public.json.gz").read_bytes()))
+    verified = jwt.decode(token["IdToken"], jwk.KeySet.import_key_set(public))
+    assert verified.claims["cognito:username"] == "a"
