@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import gc
@@ -230,6 +231,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller removes what it shared. An xdist worker, which has reported everything by now, ends without
+    the interpreter's teardown (unloading pulumi_aws, moto, botocore's models: ~1 s per worker, which the controller
+    waits for): the atexit handler registered last runs first, after every other hook and fixture is done."""
+    if hasattr(config, "workerinput"):
+        atexit.register(_exit_without_teardown)
     shared = config.stash.get(_SHARED, None)
     if shared is not None:
         from tests.evaluations import EVALUATIONS
@@ -265,16 +271,23 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """With rarer collections a finished program run's abandoned asyncio task can outlive the session, and asyncio
-    reports it at interpreter exit; collect it here, as the run used to, where that report stays quiet."""
+    reports it at interpreter exit; collect it here, as the run used to, where that report stays quiet. (Made after
+    the freeze, it is collectable without unfreezing: rescanning the frozen imports here and in pytest's own two
+    exit collections took seconds per worker.)"""
     asyncio_log = logging.getLogger("asyncio")
     level = asyncio_log.level
     asyncio_log.setLevel(logging.CRITICAL)
     try:
         gc.enable()  # also when collection failed before pytest_collection_finish
-        gc.unfreeze()
         gc.collect()
     finally:
         asyncio_log.setLevel(level)
+
+
+def _exit_without_teardown() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _free_port() -> int:
