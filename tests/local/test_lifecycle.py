@@ -55,7 +55,9 @@ def test_starts_within_budget_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
 def test_an_unclean_stop_is_reported_with_everything_it_left(tmp_path: Path) -> None:
     """The check the shared runtime's SIGINT stop goes through (tests/local/conftest.py) sees each kind of leftover."""
     (tmp_path / "runtime.log").write_text("ready\n")
-    straggler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(tmp_path)])  # noqa: S603
+    straggler = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)",  # noqa: S603
+                                  str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert straggler.stdout.readline() == "up\n"  # exec'd: its command line names the directory now
     with socket.socket() as port:
         port.bind(("127.0.0.1", 0))
         port.listen()
@@ -65,5 +67,6 @@ def test_an_unclean_stop_is_reported_with_everything_it_left(tmp_path: Path) -> 
         finally:
             straggler.kill()
             straggler.wait()
+            straggler.stdout.close()
     assert problems == ["exit code 1", f"processes left running: [{straggler.pid}]", f"{url} still listening",
                         f"{url} still listening", "no 'local runtime stopped' in its log"]
