@@ -197,6 +197,7 @@ def run_program(
     A preview (`pulumi.runtime.is_dry_run()` True) unless `preview=False`, which runs it as `pulumi up` does."""
     install_fast_stack_trace()
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_unretrieved_errors_are_the_runs_own)
     asyncio.set_event_loop(loop)
     try:
         ROOT.set(None)
@@ -224,6 +225,18 @@ def run_program(
         pulumi.runtime.set_all_config({})
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def _unretrieved_errors_are_the_runs_own(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A failed run leaves registrations whose futures hold its error; the run raised it already. asyncio reports
+    each such future when the collector frees it, wherever that happens, formatting its traceback; in CPython
+    3.11.7 that formatting (ast.parse for the carets) inside a collection that interrupted another ast.parse
+    corrupts the interpreter's shared AST depth counter and fails the import in progress with
+    `SystemError: AST constructor recursion depth mismatch` (cpython gh-106905, fixed in 3.11.8). Those reports are
+    dropped unformatted; anything else goes to asyncio's default handler."""
+    if "exception was never retrieved" in str(context.get("message", "")):
+        return
+    loop.default_exception_handler(context)
 
 
 def _resolve(value: Any) -> Any:

@@ -3,7 +3,10 @@ provider answers."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import logging
 
 import pulumi
 import pulumi_aws as aws
@@ -88,3 +91,17 @@ def test_unanswered_invokes_fail_loudly(run_pulumi) -> None:
 
     with pytest.raises(Exception, match="offline mocks do not answer invoke"):
         run_pulumi(program)
+
+
+def test_a_runs_abandoned_failed_futures_are_not_reported_when_collected(run_pulumi, caplog) -> None:
+    """Their report formats a traceback from inside whatever the collector interrupted (offline/runtime.py,
+    `_unretrieved_errors_are_the_runs_own`). As a failed registration's futures are: failed, and never awaited."""
+
+    def program():
+        abandoned = asyncio.get_event_loop().create_future()
+        abandoned.set_exception(RuntimeError("a registration's error, raised by the run itself"))
+
+    run_pulumi(program)
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        gc.collect()
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
