@@ -304,6 +304,7 @@ def moto_server() -> Iterator[str]:
     from offline.local import moto_patches
 
     moto_patches.cognito_signing_key_imported_once()  # in this process: the server's backends are ours
+    moto_patches.moto_modules_listed_once()
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -91,7 +91,7 @@ def test_patched_moto_in_a_fresh_interpreter() -> None:
                               "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert set(result["applied"]) == {"cognito_signing_key_imported_once",
+    assert set(result["applied"]) == {"moto_modules_listed_once", "cognito_signing_key_imported_once",
                                       "cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
                                       "iam_batch_actions_checked_as_aws_does",
                                       "iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb",
@@ -429,3 +429,23 @@ def test_user_pools_share_one_imported_signing_key_and_their_tokens_verify(aws) 
         (resources.files("moto") / "cognitoidp/resources/jwks-public.json.gz").read_bytes()))
     verified = jwt.decode(token["IdToken"], jwk.KeySet.import_key_set(public))
     assert verified.claims["cognito:username"] == "a"
+
+
+def test_the_server_dispatches_on_moto_modules_listed_once(moto_server) -> None:
+    """moto_modules_listed_once (applied by the `moto_server` fixture): the same listing, taken once, and what the
+    dispatcher reads is the patched function (a moto that imported it by name would ignore the patch)."""
+    import inspect
+    import os
+
+    import moto
+    from moto import backends
+    from moto.moto_server import werkzeug_app
+
+    from offline.local import moto_patches
+
+    assert "moto_modules_listed_once" in moto_patches.APPLIED
+    root = os.path.dirname(moto.__file__)
+    expected = tuple(sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("__")))
+    assert backends.list_of_moto_modules() == expected and "sqs" in expected
+    assert werkzeug_app.backends is backends
+    assert "backends.list_of_moto_modules()" in inspect.getsource(werkzeug_app.DomainDispatcherApplication)
