@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,14 +32,12 @@ from botocore.exceptions import ClientError
 from handlers.common import log, metrics
 from handlers.common.addresses import is_address
 from handlers.common.batch import process_batch, sqs_message_id
+from handlers.common.order_message import parse_order
 
 RECEIPTS_BUCKET = os.environ["RECEIPTS_BUCKET"]
 EMAIL_QUEUE_URL = os.environ["EMAIL_QUEUE_URL"]
 RECEIPTS_PREFIX = "receipts/"
 TEMPLATE = "OrderConfirmation"
-SUB = re.compile(r"[A-Za-z0-9_-]{1,128}")
-AMOUNT = re.compile(r"(0|[1-9][0-9]{0,12})\.[0-9]{2}")
-CURRENCY = re.compile(r"[A-Z]{3}")
 # Stop starting orders when less than this is left: a timeout would return the whole batch to the queue (every
 # message's receive count spent, the done ones included), while records reported here are simply retried.
 TIME_GUARD_MS = 5_000
@@ -50,43 +46,8 @@ s3 = boto3.client("s3")
 sqs = boto3.client("sqs")
 
 
-class InvalidOrder(ValueError):
-    """The message can never become a receipt; it is retried and ends in the DLQ for inspection."""
-
-
 def receipt_key(sub: str, order_id: str, extension: str = "json") -> str:
     return f"{RECEIPTS_PREFIX}{sub}/{order_id}.{extension}"
-
-
-def _item_ok(item: Any) -> bool:
-    return (
-        isinstance(item, dict)
-        and isinstance(item.get("sku"), str)
-        and isinstance(item.get("name"), str)
-        and isinstance(item.get("qty"), int)
-        and all(isinstance(item.get(k), str) and AMOUNT.fullmatch(item[k]) for k in ("unitPrice", "lineTotal"))
-    )
-
-
-def parse_order(body: Any) -> dict[str, Any]:
-    """The order message the submit handler wrote, checked whole before anything is written for it."""
-    try:
-        order = json.loads(body)
-        order_id = order["orderId"]
-        customer = order["customer"]
-        checks = (
-            str(uuid.UUID(order_id)) == order_id,
-            SUB.fullmatch(customer["sub"]) is not None,
-            customer.get("email") is None or isinstance(customer["email"], str),
-            CURRENCY.fullmatch(order["currency"]) is not None,
-            AMOUNT.fullmatch(order["total"]) is not None,
-            isinstance(order["items"], list) and len(order["items"]) > 0 and all(map(_item_ok, order["items"])),
-        )
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise InvalidOrder(f"not an order message: {type(exc).__name__}") from exc
-    if not all(checks):
-        raise InvalidOrder("order message has an invalid field")
-    return order
 
 
 def build_receipt(order: dict[str, Any]) -> dict[str, Any]:

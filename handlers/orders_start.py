@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -29,56 +27,17 @@ from botocore.exceptions import ClientError
 
 from handlers.common import log
 from handlers.common.batch import out_of_time
+from handlers.common.order_message import parse_order
 from handlers.common.order_state import PENDING, iso
 
 ORDERS_TABLE = os.environ["ORDERS_TABLE"]
 STATE_MACHINE_ARN = os.environ["STATE_MACHINE_ARN"]
 PENDING_TIMEOUT_SECONDS = int(os.environ["PENDING_TIMEOUT_SECONDS"])
 ORDER_RETENTION_DAYS = int(os.environ["ORDER_RETENTION_DAYS"])
-SUB = re.compile(r"[A-Za-z0-9_-]{1,128}")
-AMOUNT = re.compile(r"(0|[1-9][0-9]{0,12})\.[0-9]{2}")
-CURRENCY = re.compile(r"[A-Z]{3}")
 TIME_GUARD_MS = 5_000
 
 table = boto3.resource("dynamodb").Table(ORDERS_TABLE)
 sfn = boto3.client("stepfunctions")
-
-
-class InvalidOrder(ValueError):
-    """The message can never become an order; it is retried and ends in the DLQ for inspection."""
-
-
-def _item_ok(item: Any) -> bool:
-    return (
-        isinstance(item, dict)
-        and isinstance(item.get("sku"), str)
-        and isinstance(item.get("name"), str)
-        and isinstance(item.get("qty"), int)
-        and isinstance(item.get("unitPrice"), str)
-        and AMOUNT.fullmatch(item["unitPrice"]) is not None
-    )
-
-
-def parse_order(body: Any) -> dict[str, Any]:
-    """The message orders_submit wrote, checked whole before anything is written for it."""
-    try:
-        order = json.loads(body)
-        customer = order["customer"]
-        submitted = datetime.fromisoformat(order["submittedAt"])
-        checks = (
-            str(uuid.UUID(order["orderId"])) == order["orderId"],
-            SUB.fullmatch(customer["sub"]) is not None,
-            customer.get("email") is None or isinstance(customer["email"], str),
-            CURRENCY.fullmatch(order["currency"]) is not None,
-            AMOUNT.fullmatch(order["total"]) is not None,
-            isinstance(order["items"], list) and len(order["items"]) > 0 and all(map(_item_ok, order["items"])),
-            submitted.tzinfo is not None,
-        )
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise InvalidOrder(f"not an order message: {type(exc).__name__}") from exc
-    if not all(checks):
-        raise InvalidOrder("order message has an invalid field")
-    return order
 
 
 def order_item(order: dict[str, Any]) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def test_a_redelivered_message_starts_no_second_execution(local, user) -> None:
     # The message orders_submit queued, rebuilt from the record (what a redelivery carries).
     original = {"orderId": order_id, "customer": {"sub": item["customerId"]["S"], "email": user["email"]},
                 "currency": "USD", "total": "1.00", "submittedAt": item["submittedAt"]["S"],
-                "items": [{"sku": "A-1", "name": "Mug", "qty": 1, "unitPrice": "1.00"}]}
+                "items": [{"sku": "A-1", "name": "Mug", "qty": 1, "unitPrice": "1.00", "lineTotal": "1.00"}]}
     deleted = local.count(f"{process}.deleted")
     dead = queue_depth(local, "orders_dlq_url")
     sqs = local.client("sqs")
