@@ -2,6 +2,8 @@
 
 Each patch is applied once in the runtime process (`apply_all`) before the moto server starts, and each has a
 contract test in tests/local/test_moto_patches.py that fails loudly if a moto upgrade changes what it patches.
+Two change speed only, never behaviour (`cognito_signing_key_imported_once`, `moto_modules_listed_once`); the
+tests' own moto applies those as well (tests/conftest.py).
 moto is pinned exactly (requirements-dev.txt) for this reason.
 """
 
