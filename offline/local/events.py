@@ -299,15 +299,26 @@ class KinesisPoller(Poller):
             self.start_iterators()
         idle = True
         for shard, iterator in list(self.iterators.items()):
-            response = self.kinesis.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            response = self.records_client.get_records(ShardIterator=iterator, Limit=self.batch_size)
             self.iterators[shard] = response["NextShardIterator"]
             records = response.get("Records") or []
             if records:
                 idle = False
                 self.counters.add(f"{self.function}.records", len(records))
-                self.deliver(shard, records)
+                selected = self.selected(records)
+                if selected:  # a batch the filters emptied invokes nothing
+                    self.deliver(shard, selected)
         if idle:
             self.sleep(0.2)
+
+    @property
+    def records_client(self) -> Any:
+        """The client whose GetRecords reads this stream's shards."""
+        return self.kinesis
+
+    def selected(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records to deliver, in the shape `deliver` takes: here all of them, as they are."""
+        return records
 
     def event(self, shard: str, records: list[dict[str, Any]]) -> dict[str, Any]:
         return {"Records": [{

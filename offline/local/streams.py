@@ -80,21 +80,11 @@ class DynamoStreamPoller(KinesisPoller):
         if self.rewind_requested:
             self.rewind_requested = False
             self.start_iterators("TRIM_HORIZON")
-        if not self.ready.is_set():
-            self.start_iterators()
-        idle = True
-        for shard, iterator in list(self.iterators.items()):
-            response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
-            self.iterators[shard] = response["NextShardIterator"]
-            records = response.get("Records") or []
-            if records:
-                idle = False
-                self.counters.add(f"{self.function}.records", len(records))
-                selected = self.selected(records)
-                if selected:  # a batch the filters emptied invokes nothing
-                    self.deliver(shard, selected)
-        if idle:
-            self.sleep(0.2)
+        super().step()
+
+    @property
+    def records_client(self) -> Any:
+        return self.streams
 
     def selected(self, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records the filter criteria let through, wrapped for `deliver`; the rest count as done."""
