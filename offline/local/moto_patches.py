@@ -194,13 +194,18 @@ BATCH_ACTIONS = {"sqs:DeleteMessageBatch": "sqs:DeleteMessage", "sqs:SendMessage
 @_once("iam_batch_actions_checked_as_aws_does")
 def iam_batch_actions_checked_as_aws_does() -> None:
     """moto checks `sqs:DeleteMessageBatch` literally; AWS checks `sqs:DeleteMessage` (no batch IAM actions)."""
+    _rename_checked_actions(BATCH_ACTIONS)
+
+
+def _rename_checked_actions(names: dict[str, str]) -> None:
+    """Make moto's IAM check use the action names AWS checks (moto derives them from the API operation)."""
     from moto.iam.access_control import IAMRequestBase
 
     original = IAMRequestBase.__init__
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
         original(self, *args, **kwargs)
-        self._action = BATCH_ACTIONS.get(self._action, self._action)
+        self._action = names.get(self._action, self._action)
 
     IAMRequestBase.__init__ = __init__
 
@@ -440,7 +445,6 @@ def iam_resource_arns_for_stepfunctions_and_lambda() -> None:
     from urllib.parse import unquote
 
     from moto.awslambda.responses import LambdaResponse
-    from moto.iam.access_control import IAMRequestBase
     from moto.stepfunctions.responses import StepFunctionResponse
 
     def states_resource(self: Any) -> str:
@@ -467,14 +471,7 @@ def iam_resource_arns_for_stepfunctions_and_lambda() -> None:
 
     StepFunctionResponse._determine_resource = states_resource
     LambdaResponse._determine_resource = lambda_resource
-
-    original = IAMRequestBase.__init__
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
-        original(self, *args, **kwargs)
-        self._action = IAM_ACTION_NAMES.get(self._action, self._action)
-
-    IAMRequestBase.__init__ = __init__
+    _rename_checked_actions(IAM_ACTION_NAMES)
 @_once("iam_resource_arns_for_dynamodb_streams")
 def iam_resource_arns_for_dynamodb_streams() -> None:
     """moto checks DynamoDB Streams calls against `*`, so a grant of the stream read actions on the stream ARN
