@@ -472,6 +472,8 @@ def iam_resource_arns_for_stepfunctions_and_lambda() -> None:
     StepFunctionResponse._determine_resource = states_resource
     LambdaResponse._determine_resource = lambda_resource
     _rename_checked_actions(IAM_ACTION_NAMES)
+
+
 @_once("iam_resource_arns_for_dynamodb_streams")
 def iam_resource_arns_for_dynamodb_streams() -> None:
     """moto checks DynamoDB Streams calls against `*`, so a grant of the stream read actions on the stream ARN
