@@ -40,12 +40,36 @@ class Counters:
             del self.errors[:-50]
 
 
+class Wakeup:
+    """What an idle stream poller waits for: the runtime's moto calls `notify` when a stream record is written or a
+    role's policy changes (moto_patches.stream_pollers_woken_by_writes_and_grants), and so do a rewind and stop."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.generation = 0
+
+    def notify(self) -> None:
+        with self._changed:
+            self.generation += 1
+            self._changed.notify_all()
+
+    def wait(self, since: int, timeout: float, stop: threading.Event) -> None:
+        """Until something happened after generation `since` was read, `stop` is set, or `timeout` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.generation != since or stop.is_set(), timeout)
+
+
 class Poller(threading.Thread):
-    def __init__(self, name: str, stop: threading.Event, log: Callable[[str], None], counters: Counters):
+    # Lambda polls an idle shard about once a second; a wakeup (a record written) starts the next poll at once.
+    IDLE_SECONDS = 1.0
+
+    def __init__(self, name: str, stop: threading.Event, log: Callable[[str], None], counters: Counters,
+                 wakeup: Wakeup | None = None):
         super().__init__(name=name, daemon=True)
         self.stop_event = stop
         self.log = log
         self.counters = counters
+        self.wakeup = wakeup or Wakeup()
 
     def sleep(self, seconds: float) -> bool:
         return self.stop_event.wait(seconds)
@@ -55,14 +79,19 @@ class Poller(threading.Thread):
             # Counted as it begins: whoever changed the function's role can wait for the next poll, the first one
             # surely authorised under the change (one already under way was checked before it).
             self.counters.add(f"poll:{self.name}.polls")
+            seen = self.wakeup.generation  # read before the poll: a write during it is news for the next one
             try:
-                self.step()
+                idle = self.step()
             except (ClientError, BotoCoreError) as error:
                 self.counters.error(f"{self.name}: {error}")
                 self.log(f"{self.name}: {error}")
                 self.sleep(0.5)
+                continue
+            if idle:
+                self.wakeup.wait(seen, self.IDLE_SECONDS, self.stop_event)
 
-    def step(self) -> None:  # pragma: no cover - abstract
+    def step(self) -> bool:  # pragma: no cover - abstract
+        """One poll; True when it found nothing and should not poll again before a wakeup or IDLE_SECONDS."""
         raise NotImplementedError
 
 
@@ -99,7 +128,8 @@ class SqsPoller(Poller):
         self.partial = "ReportBatchItemFailures" in (mapping.get("functionResponseTypes") or [])
         self.region = region
 
-    def step(self) -> None:
+    def step(self) -> bool:
+        """Never idle: the long poll already waited for a message."""
         # Lambda reads the queue's attributes with the function's role (the mapping fails without the grant).
         self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
         messages: list[dict[str, Any]] = []
@@ -112,7 +142,7 @@ class SqsPoller(Poller):
             if not got or time.time() >= deadline:
                 break
         if not messages:
-            return
+            return False
         self.counters.add(f"{self.function}.received", len(messages))
         records = [{
             "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
@@ -125,7 +155,7 @@ class SqsPoller(Poller):
         if not result.ok:
             # The whole batch comes back after the visibility timeout; moto moves it to the DLQ after maxReceiveCount.
             self.counters.add(f"{self.function}.batch_failed")
-            return
+            return False
         failed: set[str] = set()
         if self.partial and isinstance(result.payload, dict):
             items = result.payload.get("batchItemFailures") or []
@@ -135,7 +165,7 @@ class SqsPoller(Poller):
                 if identifier not in ids:
                     # Lambda treats an unknown or empty identifier as a failure of the whole batch.
                     self.counters.add(f"{self.function}.batch_failed")
-                    return
+                    return False
                 failed.add(identifier)
         done = [r for r in records if r["messageId"] not in failed]
         for index in range(0, len(done), 10):
@@ -144,6 +174,7 @@ class SqsPoller(Poller):
                 {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)])
         self.counters.add(f"{self.function}.deleted", len(done))
         self.counters.add(f"{self.function}.item_failures", len(failed))
+        return False
 
 
 class AsyncInvoker:
@@ -228,7 +259,8 @@ class S3NotificationPoller(Poller):
 
         self.sqs = admin_client("sqs", endpoint, region, credentials)
 
-    def step(self) -> None:
+    def step(self) -> bool:
+        """Never idle: the long poll already waited for a notification."""
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
                                             WaitTimeSeconds=1).get("Messages", [])
         for message in messages:
@@ -241,6 +273,7 @@ class S3NotificationPoller(Poller):
                     self.counters.add(f"{function}.s3_events")
                     self.async_invoker.submit(function, {"Records": [record]})
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return False
 
 
 def s3_record_as_aws_sends_it(record: dict[str, Any]) -> dict[str, Any]:
@@ -258,8 +291,8 @@ class KinesisPoller(Poller):
     def __init__(self, *, mapping: dict[str, Any], stream_arn: str, function: str, function_arn: str,
                  invoke: Callable[[str, Any], Invocation], session: Any, queue_urls: dict[str, str],
                  endpoint: str, region: str, stop: threading.Event, log: Callable[[str], None], counters: Counters,
-                 time_scale: float):
-        super().__init__(f"kinesis:{function}", stop, log, counters)
+                 time_scale: float, wakeup: Wakeup | None = None):
+        super().__init__(f"kinesis:{function}", stop, log, counters, wakeup)
         self.mapping = mapping
         self.stream_arn = stream_arn
         self.stream_name = stream_arn.rsplit("/", 1)[-1]
@@ -294,7 +327,7 @@ class KinesisPoller(Poller):
             self.iterators[shard["ShardId"]] = self.kinesis.get_shard_iterator(**kwargs)["ShardIterator"]
         self.ready.set()
 
-    def step(self) -> None:
+    def step(self) -> bool:
         if not self.ready.is_set():
             self.start_iterators()
         idle = True
@@ -308,8 +341,7 @@ class KinesisPoller(Poller):
                 selected = self.selected(records)
                 if selected:  # a batch the filters emptied invokes nothing
                     self.deliver(shard, selected)
-        if idle:
-            self.sleep(0.2)
+        return idle
 
     @property
     def records_client(self) -> Any:

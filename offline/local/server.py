@@ -73,6 +73,7 @@ class LocalRuntime:
         self.functions: dict[str, LocalFunction] = {}
         self.sessions: dict[str, RoleSession] = {}
         self.pollers: list[events.Poller] = []
+        self.wakeup = events.Wakeup()
         self.unsupported: list[str] = []
         self.moto: Any = None
         self.http: Any = None
@@ -85,6 +86,7 @@ class LocalRuntime:
         from offline.local import moto_patches
 
         self.patches = moto_patches.apply_all()
+        moto_patches.LOCAL.on_change = self.wakeup.notify
         denials.observe(lambda principal, _action, _resource: self.counters.add(f"role:{principal}.iam_denied"))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the function logs
         started = time.time()
@@ -227,11 +229,13 @@ class LocalRuntime:
                 self.pollers.append(events.SqsPoller(mapping=inputs, queue_url=queue_urls[source], queue_arn=source,
                                                      **common))
             elif source.startswith("arn:aws:kinesis:"):
-                poller = events.KinesisPoller(mapping=inputs, stream_arn=source, queue_urls=queue_urls, **common)
+                poller = events.KinesisPoller(mapping=inputs, stream_arn=source, queue_urls=queue_urls,
+                                              wakeup=self.wakeup, **common)
                 poller.start_iterators()  # LATEST means "from start-up", not "from the first poll"
                 self.pollers.append(poller)
             elif source.startswith(streams.STREAM_ARN_PREFIX):
-                self.pollers.append(streams.stream_poller(inputs, self.provisioned.ids.rewrite, queue_urls, **common))
+                self.pollers.append(streams.stream_poller(inputs, self.provisioned.ids.rewrite, queue_urls,
+                                                          wakeup=self.wakeup, **common))
             else:
                 self.unsupported.append(f"{EVENT_SOURCE_MAPPING} from {source.split(':')[2]}")
         for _bucket, url, targets in self.provisioned.notification_queues:
@@ -355,6 +359,7 @@ class LocalRuntime:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.wakeup.notify()  # an idle stream poller returns now, not after its second
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()

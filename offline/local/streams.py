@@ -75,12 +75,13 @@ class DynamoStreamPoller(KinesisPoller):
     def rewind(self) -> None:
         """Deliver again everything the stream holds (as a new mapping at TRIM_HORIZON would): from the next poll."""
         self.rewind_requested = True
+        self.wakeup.notify()
 
-    def step(self) -> None:
+    def step(self) -> bool:
         if self.rewind_requested:
             self.rewind_requested = False
             self.start_iterators("TRIM_HORIZON")
-        super().step()
+        return super().step()
 
     @property
     def records_client(self) -> Any:

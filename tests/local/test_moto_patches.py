@@ -102,10 +102,68 @@ def test_patched_moto_in_a_fresh_interpreter() -> None:
                                       "lambda_invoke_dispatched_to_local_workers",
                                       "iam_resource_arns_for_stepfunctions_and_lambda",
                                       "iam_resource_arns_for_dynamodb_streams",
-                                      "dynamodb_update_item_creating_an_item_streams_one_insert"}
+                                      "dynamodb_update_item_creating_an_item_streams_one_insert",
+                                      "stream_pollers_woken_by_writes_and_grants"}
     assert result["email"] == "a@example.com"
     assert result["verified"] == "true"
     assert result["resolvers"] == [True, True, True, True]
+
+
+WAKES = r'''
+import json
+import boto3
+from moto import mock_aws
+from offline.local import moto_patches
+moto_patches.stream_pollers_woken_by_writes_and_grants()
+calls = []
+moto_patches.LOCAL.on_change = lambda: calls.append(1)
+counts = {}
+def count(label, action):
+    before = len(calls)
+    action()
+    counts[label] = len(calls) - before
+with mock_aws():
+    kinesis = boto3.client("kinesis", region_name="us-east-1")
+    kinesis.create_stream(StreamName="s", ShardCount=2)
+    count("put_record", lambda: kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="a"))
+    count("put_records", lambda: kinesis.put_records(StreamName="s", Records=[
+        {"Data": b"y", "PartitionKey": str(i)} for i in range(3)]))
+    shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    count("get_records", lambda: kinesis.get_records(ShardIterator=iterator["ShardIterator"]))
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    key = [{"AttributeName": "k", "KeyType": "HASH"}]
+    attributes = [{"AttributeName": "k", "AttributeType": "S"}]
+    ddb.create_table(TableName="streamed", BillingMode="PAY_PER_REQUEST", KeySchema=key, AttributeDefinitions=attributes,
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    ddb.create_table(TableName="plain", BillingMode="PAY_PER_REQUEST", KeySchema=key, AttributeDefinitions=attributes)
+    count("streamed_put_item", lambda: ddb.put_item(TableName="streamed", Item={"k": {"S": "1"}}))
+    count("plain_put_item", lambda: ddb.put_item(TableName="plain", Item={"k": {"S": "1"}}))
+    iam = boto3.client("iam", region_name="us-east-1")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "lambda.amazonaws.com"}}]})
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust)
+    document = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage",
+                           "Resource": "*"}]})
+    arn = iam.create_policy(PolicyName="p", PolicyDocument=document)["Policy"]["Arn"]
+    count("put_role_policy", lambda: iam.put_role_policy(RoleName="r", PolicyName="i", PolicyDocument=document))
+    count("delete_role_policy", lambda: iam.delete_role_policy(RoleName="r", PolicyName="i"))
+    count("attach_role_policy", lambda: iam.attach_role_policy(RoleName="r", PolicyArn=arn))
+    count("detach_role_policy", lambda: iam.detach_role_policy(RoleName="r", PolicyArn=arn))
+    count("get_role", lambda: iam.get_role(RoleName="r"))
+print(json.dumps(counts))
+'''
+
+
+def test_stream_writes_and_role_policy_changes_wake_the_pollers_and_reads_do_not() -> None:
+    out = subprocess.run([sys.executable, "-c", WAKES], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                         env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                              "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    assert counts == {"put_record": 1, "put_records": 3, "get_records": 0, "streamed_put_item": 1,
+                      "plain_put_item": 0, "put_role_policy": 1, "delete_role_policy": 1, "attach_role_policy": 1,
+                      "detach_role_policy": 1, "get_role": 0}
 
 
 def _signed_post(fields_override=None, *, key="uploads/me/a.csv", expires_in=900, max_bytes=100):
@@ -178,6 +236,29 @@ def test_gap_interpreter_calls_integrations_with_fixed_keys_on_moto_port() -> No
     from offline.local.moto_patches import BOTO_CLIENT_USERS
 
     assert users == set(BOTO_CLIENT_USERS)
+
+
+BOUND = r'''
+import importlib, json, sys
+from offline.local.moto_patches import BOTO_CLIENT_USERS, stepfunctions_tasks_run_as_the_state_machine_role
+early = importlib.import_module(BOTO_CLIENT_USERS[0])
+stepfunctions_tasks_run_as_the_state_machine_role()
+eager = [name for name in ("moto.batch", "moto.ec2") if name in sys.modules]
+from moto.stepfunctions.parser.asl.utils import boto_client
+patched = boto_client.boto_client_for
+print(json.dumps({"patched": patched.__module__, "eager": eager,
+                  "unbound": [n for n in BOTO_CLIENT_USERS if importlib.import_module(n).boto_client_for is not patched]}))
+'''
+
+
+def test_every_interpreter_module_calls_the_patched_client_whenever_it_is_imported() -> None:
+    """One imported before the patch is re-bound; the rest bind it as they are imported (Batch's, when a state
+    machine first uses it), so the patch itself imports neither Batch nor EC2."""
+    out = subprocess.run([sys.executable, "-c", BOUND], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"patched": "offline.local.moto_patches", "eager": [], "unbound": []}
 
 
 def test_gap_retry_sleeps_real_seconds_and_lambda_runs_docker() -> None:

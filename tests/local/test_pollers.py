@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 
-from offline.local.events import Counters, KinesisPoller
+from offline.local.events import Counters, KinesisPoller, Poller, Wakeup
 from offline.local.lambdas import Invocation
 
 
@@ -90,3 +91,74 @@ def test_records_older_than_the_max_age_are_not_delivered() -> None:
                              maximumRecordAgeInSeconds=60)
     poller.deliver("shard-0", _records(2, age_seconds=120))
     assert calls == [] and failed == [["100", "101"]]
+
+
+class IdlePoller(Poller):
+    """Finds nothing at every poll, and notes when each poll began."""
+
+    def __init__(self, wakeup: Wakeup):
+        super().__init__("idle", threading.Event(), lambda _: None, Counters(), wakeup)
+        self.began: list[float] = []
+
+    def step(self) -> bool:
+        self.began.append(time.monotonic())
+        return True
+
+
+def _polls_after(poller: IdlePoller, count: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if len(poller.began) >= count:
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_an_idle_poller_waits_its_second_and_a_wakeup_or_stop_ends_the_wait_at_once() -> None:
+    wakeup = Wakeup()
+    poller = IdlePoller(wakeup)
+    poller.IDLE_SECONDS = 30.0  # a poll within the test's patience can only be a wakeup's doing
+    poller.start()
+    try:
+        assert _polls_after(poller, 1, 5)
+        time.sleep(0.2)
+        assert len(poller.began) == 1  # idle: no second poll before a wakeup
+        wakeup.notify()
+        assert _polls_after(poller, 2, 2)
+    finally:
+        stopped = time.monotonic()
+        poller.stop_event.set()
+        wakeup.notify()
+        poller.join(timeout=5)
+    assert not poller.is_alive() and time.monotonic() - stopped < 2
+    assert len(poller.began) == 2
+
+
+def test_news_during_a_poll_is_not_lost() -> None:
+    """A record written while a poll runs (after it read the shard) starts the next poll without waiting."""
+    wakeup = Wakeup()
+
+    class WrittenDuringThePoll(IdlePoller):
+        def step(self) -> bool:
+            idle = super().step()
+            if len(self.began) == 1:
+                wakeup.notify()
+            return idle
+
+    poller = WrittenDuringThePoll(wakeup)
+    poller.IDLE_SECONDS = 30.0
+    poller.start()
+    try:
+        assert _polls_after(poller, 2, 2)
+    finally:
+        poller.stop_event.set()
+        wakeup.notify()
+        poller.join(timeout=5)
+
+
+def test_stop_set_before_the_wait_begins_is_not_missed() -> None:
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+    Wakeup().wait(since=0, timeout=30, stop=stop)
+    assert time.monotonic() - started < 1
