@@ -118,6 +118,7 @@ def _moto() -> Any:
     # local-runtime test that ran first, would otherwise reach real AWS endpoints).
     boto3.DEFAULT_SESSION = None
     moto_patches.cognito_signing_key_imported_once()  # speed only: ~145 ms of CPU per user pool otherwise
+    moto_patches.botocore_data_parsed_once()  # speed only: one parse of each model per process, not per session
     # Keep boto3's default session across tests: moto replaces it per mock by default, and a fresh session
     # reloads endpoint and service models before its first call (~60 ms per test, several times that under load).
     return mock_aws(config={"core": {"reset_boto3_session": False}})
@@ -305,6 +306,7 @@ def moto_server() -> Iterator[str]:
 
     moto_patches.cognito_signing_key_imported_once()  # in this process: the server's backends are ours
     moto_patches.moto_modules_listed_once()
+    moto_patches.botocore_data_parsed_once()
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -2,8 +2,8 @@
 
 Each patch is applied once in the runtime process (`apply_all`) before the moto server starts, and each has a
 contract test in tests/local/test_moto_patches.py that fails loudly if a moto upgrade changes what it patches.
-Two change speed only, never behaviour (`cognito_signing_key_imported_once`, `moto_modules_listed_once`); the
-tests' own moto applies those as well (tests/conftest.py).
+Three change speed only, never behaviour (`botocore_data_parsed_once`, `cognito_signing_key_imported_once`,
+`moto_modules_listed_once`); the tests' own moto applies those as well (tests/conftest.py).
 moto is pinned exactly (requirements-dev.txt) for this reason.
 """
 
@@ -591,7 +591,40 @@ def stream_pollers_woken_by_writes_and_grants() -> None:
         setattr(IAMBackend, name, notifying(getattr(IAMBackend, name)))
 
 
+class _SearchPaths(list):
+    """A shared Loader's search paths: boto3 appends its data directory to the loader of every session it makes."""
+
+    def append(self, path: Any) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@_once("botocore_data_parsed_once")
+def botocore_data_parsed_once() -> None:
+    """Speed only, no behaviour: every botocore session makes its own Loader, which parses endpoints.json and each
+    service model again; moto's EC2 makes three sessions as it is imported (0.8 s of CPU at each runtime start).
+    Sessions share one Loader per data path instead; nothing changes what it has loaded."""
+    import threading
+
+    import botocore.session
+    from botocore import loaders
+
+    shared: dict[str | None, Any] = {}
+    lock = threading.Lock()
+
+    def create_loader(search_path_string: str | None = None) -> Any:
+        with lock:
+            if search_path_string not in shared:
+                loader = loaders.create_loader(search_path_string)
+                loader._search_paths = _SearchPaths(loader.search_paths)
+                shared[search_path_string] = loader
+            return shared[search_path_string]
+
+    botocore.session.create_loader = create_loader
+
+
 def apply_all() -> list[str]:
+    botocore_data_parsed_once()
     moto_modules_listed_once()
     cognito_signing_key_imported_once()
     cognito_all_attributes_readable_by_default()

@@ -91,7 +91,8 @@ def test_patched_moto_in_a_fresh_interpreter() -> None:
                               "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert set(result["applied"]) == {"moto_modules_listed_once", "cognito_signing_key_imported_once",
+    assert set(result["applied"]) == {"botocore_data_parsed_once", "moto_modules_listed_once",
+                                      "cognito_signing_key_imported_once",
                                       "cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
                                       "iam_batch_actions_checked_as_aws_does",
                                       "iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb",
@@ -164,6 +165,50 @@ def test_stream_writes_and_role_policy_changes_wake_the_pollers_and_reads_do_not
     assert counts == {"put_record": 1, "put_records": 3, "get_records": 0, "streamed_put_item": 1,
                       "plain_put_item": 0, "put_role_policy": 1, "delete_role_policy": 1, "attach_role_policy": 1,
                       "detach_role_policy": 1, "get_role": 0}
+
+
+PARSED_ONCE = r'''
+import json
+import boto3, botocore.session
+from botocore import loaders
+from offline.local import moto_patches
+parsed = []
+load_file = loaders.JSONFileLoader.load_file
+def counting(self, file_path):
+    parsed.append(file_path.rsplit("/", 2)[-2:])
+    return load_file(self, file_path)
+loaders.JSONFileLoader.load_file = counting
+moto_patches.botocore_data_parsed_once()
+sessions = [boto3.session.Session(region_name="us-east-1") for _ in range(5)]
+regions = [s.get_available_regions("ec2") for s in sessions]
+models = [s.client("sqs", aws_access_key_id="a", aws_secret_access_key="b").meta.service_model.operation_names
+          for s in sessions]
+plain = botocore.session.get_session()
+fresh = loaders.create_loader()
+print(json.dumps({
+    "one_loader": len({id(s._loader) for s in sessions} | {id(plain.get_component("data_loader"))}) == 1,
+    "paths": [p for p in sessions[0]._loader.search_paths], "fresh_paths": fresh.search_paths,
+    "endpoints_parsed": parsed.count(["data", "endpoints"]), "sqs_parsed": parsed.count(["2012-11-05", "service-2"]),
+    "same_regions": all(r == regions[0] for r in regions) and "us-east-1" in regions[0],
+    "same_models": all(m == models[0] for m in models) and "SendMessage" in models[0],
+    "fresh_model_equal": fresh.load_service_model("sqs", "service-2") == sessions[0]._loader.load_service_model(
+        "sqs", "service-2")}))
+'''
+
+
+def test_sessions_share_one_loader_and_each_file_is_parsed_once() -> None:
+    import os
+
+    import boto3
+
+    out = subprocess.run([sys.executable, "-c", PARSED_ONCE], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    boto3_data = os.path.join(os.path.dirname(boto3.__file__), "data")
+    assert result.pop("paths") == [*result.pop("fresh_paths"), boto3_data]  # boto3's directory once, not 5 times
+    assert result == {"one_loader": True, "endpoints_parsed": 1, "sqs_parsed": 1, "same_regions": True,
+                      "same_models": True, "fresh_model_equal": True}
 
 
 def _signed_post(fields_override=None, *, key="uploads/me/a.csv", expires_in=900, max_bytes=100):
