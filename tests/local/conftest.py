@@ -65,6 +65,7 @@ class Local:
         self.client_id = endpoints["user_pool_client_id"]
         self.outputs = endpoints["stack_outputs"]
         self.log = log
+        self.processes_when_ready: list[int] = []
         # A session of our own, not boto3's default one (the handler tests' moto mock owns that), and one client per
         # service: building a client costs tens of milliseconds, and the matrix calls from several threads
         # (botocore clients are thread-safe; building them from one session is not, hence the lock).
@@ -256,15 +257,18 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     state_dir = tmp_path_factory.mktemp("dev")
     process, endpoints = start_runtime(state_dir)
     _SHARED_RUNTIME.append((process, state_dir, endpoints))
+    local = Local(endpoints, state_dir / "runtime.log")
+    local.processes_when_ready = processes_using(state_dir)  # a timeout kills a worker later (a cold start follows)
     try:
-        yield Local(endpoints, state_dir / "runtime.log")
+        yield local
     finally:
         _stop_shared_runtime()
 
 
 def _stop_shared_runtime() -> None:
-    """Stopped as a developer stops `make dev`, with Ctrl-C (SIGINT), and checked like test_lifecycle checks a
-    SIGTERM: a runtime of its own for each signal cost ~10 CPU-seconds of a two-core `make test`."""
+    """Stopped as a developer stops `make dev`, with Ctrl-C (SIGINT), and checked for everything a stop can leave
+    behind (`unclean_stop`). SIGTERM takes the same path (test_lifecycle shows it on `python -m offline.local`
+    itself); a runtime of its own for it cost ~10 CPU-seconds of a two-core `make test`."""
     while _SHARED_RUNTIME:
         process, state_dir, endpoints = _SHARED_RUNTIME.pop()
         problems = unclean_stop(stop_runtime(process, signal.SIGINT), state_dir, endpoints)
