@@ -367,11 +367,17 @@ def stepfunctions_tasks_run_as_the_state_machine_role() -> None:
     role. Use that role's STS session (taken before IAM enforcement) on the runtime's moto endpoint, so moto's
     IAM enforcement checks each task's action and resource against the role's generated policy. A role with no
     session keeps `ak`/`sk`, which enforcement refuses: fail closed."""
+    import threading
+
     import boto3
     from botocore.config import Config
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     original = boto_client.boto_client_for
+    # One client per (endpoint, region, service, keys), made under a lock: moto made one per task call (~10 ms of
+    # CPU each, a sixth of the runtime's busy time), from boto3's default session, which is not thread-safe.
+    clients: dict[tuple[str, ...], Any] = {}
+    making = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         role_arn = getattr(state_credentials, "role_arn", None)
@@ -383,9 +389,14 @@ def stepfunctions_tasks_run_as_the_state_machine_role() -> None:
         keys = ({"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
                  "aws_session_token": credentials["SessionToken"]} if credentials
                 else {"aws_access_key_id": "ak", "aws_secret_access_key": "sk"})
-        return boto3.client(service, region_name=region, endpoint_url=LOCAL.endpoint, **keys, config=Config(
-            parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
-            connect_timeout=60, read_timeout=960))
+        key = (LOCAL.endpoint, region, service, *keys.values())
+        with making:
+            if key not in clients:
+                clients[key] = boto3.client(service, region_name=region, endpoint_url=LOCAL.endpoint, **keys,
+                                            config=Config(parameter_validation=False,
+                                                          retries={"max_attempts": 0, "total_max_attempts": 1},
+                                                          connect_timeout=60, read_timeout=960))
+            return clients[key]
 
     boto_client.boto_client_for = boto_client_for
     # A user imported from now on binds the patched function itself; only one already imported is re-bound.

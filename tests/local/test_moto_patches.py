@@ -387,6 +387,12 @@ starter = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-e
 sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1", **operator)
 iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **operator)
 ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", **operator)
+task_clients = []  # every client made from here on is a task's
+make_client = boto3.client
+def counted_client(service, *args, **kwargs):
+    task_clients.append(service)
+    return make_client(service, *args, **kwargs)
+boto3.client = counted_client
 def run(name):
     arn = starter.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"k": name}))["executionArn"]
     for _ in range(200):
@@ -410,6 +416,7 @@ policy([grants[1]])
 calls.clear()
 out["no_invoke"] = run("c")
 out["calls_c"] = len(calls)
+out["task_clients"] = sorted(task_clients)
 server.stop()
 print(json.dumps(out, default=str))
 '''
@@ -430,6 +437,8 @@ def test_patched_workflow_runs_as_its_role_with_local_lambda_and_scaled_retries(
     assert "(403)" in result["other"] or "AccessDenied" in result["other"]
     assert result["no_update"] == ["FAILED", "Caught"] and result["item_b"] is None
     assert result["no_invoke"] == ["FAILED", "Caught"] and result["calls_c"] == 0
+    # Six task calls over three executions (a retry among them): one client per service for the role, not per call.
+    assert result["task_clients"] == ["dynamodb", "lambda"]
 
 
 # --------------------------------------------------------------------------------------- DynamoDB Streams
