@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+import tests.hypothesis_budget  # noqa: E402,F401 - the Hypothesis profile, loaded before any test module
 from offline.mocks import RealisticMocks  # noqa: E402
 from offline.runtime import ProgramRun, run_program, stack_config  # noqa: E402
 from tests.events import LambdaContext  # noqa: E402

@@ -38,7 +38,8 @@ def test_the_cli_is_pinned_to_the_sdk_release_the_tests_ran() -> None:
 
 def test_a_job_runs_make_test_with_a_pip_cache_on_the_projects_python() -> None:
     test_job = WORKFLOW["jobs"]["test"]
-    assert any(step.get("run", "").startswith("make test") for step in test_job["steps"])
+    assert any(step.get("run", "").startswith("make test") and step.get("env", {}).get("HYPOTHESIS_PROFILE") == "ci"
+               for step in test_job["steps"])
     for _name, _job, step in steps():
         if step.get("uses", "").startswith("actions/setup-python@"):
             assert step["with"]["cache"] == "pip" and "requirements.txt" in step["with"]["cache-dependency-path"]

@@ -22,6 +22,7 @@ from components.api_plan import (
     split_path,
     with_scopes,
 )
+from tests.hypothesis_budget import examples
 
 EXECUTION_ARN = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5"
 
@@ -51,7 +52,7 @@ routes_strategy = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(routes_strategy)
 def test_each_route_is_one_method_authorized_unless_explicitly_public(routes) -> None:
     plan = plan_routes(routes)
@@ -61,7 +62,7 @@ def test_each_route_is_one_method_authorized_unless_explicitly_public(routes) ->
         assert planned.authorization == (NONE if route.public else COGNITO)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(routes_strategy)
 def test_every_path_gets_exactly_one_preflight_listing_its_methods(routes) -> None:
     plan = plan_routes(routes)
@@ -74,7 +75,7 @@ def test_every_path_gets_exactly_one_preflight_listing_its_methods(routes) -> No
         assert set(preflight.allowed_methods) == by_path[preflight.path] | {"OPTIONS"}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(routes_strategy)
 def test_permission_arn_is_exactly_method_and_path_with_params_as_wildcards(routes) -> None:
     plan = plan_routes(routes)
@@ -85,7 +86,7 @@ def test_permission_arn_is_exactly_method_and_path_with_params_as_wildcards(rout
         assert not arn.endswith("/*/*") or planned.route.path.count("/") > 1
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(routes_strategy)
 def test_every_parent_resource_exists_before_its_children(routes) -> None:
     plan = plan_routes(routes)
@@ -137,7 +138,7 @@ def test_permission_paths_for_root_greedy_and_nested_params() -> None:
     assert source_arn(EXECUTION_ARN, "GET", "/orders/{orderId}") == f"{EXECUTION_ARN}/*/GET/orders/*"
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(routes_strategy.filter(lambda rs: len(rs) > 0), st.data())
 def test_fingerprint_changes_iff_a_route_changes(routes, data) -> None:
     functions = {r.key: f"fn-{i}" for i, r in enumerate(routes)}
@@ -171,7 +172,7 @@ def test_preflight_template_lists_only_allowed_origins() -> None:
 SCOPE = "secure-serverless/orders.read"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(routes_strategy, st.data())
 def test_scopes_are_part_of_what_the_stage_serves(routes, data) -> None:
     protected = [r for r in routes if not r.public]

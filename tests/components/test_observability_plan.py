@@ -23,6 +23,7 @@ from components.observability_plan import (
     plan_dashboard,
     plan_queries,
 )
+from tests.hypothesis_budget import examples
 
 keys = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)
 
@@ -62,7 +63,7 @@ def metric_names(alarms, target):
     return {a.metric_name for a in alarms if a.target == target}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(target_lists(), thresholds)
 def test_every_target_gets_exactly_its_alarms(targets, limits):
     alarms = plan_alarms(targets, limits)
@@ -83,7 +84,7 @@ def test_every_target_gets_exactly_its_alarms(targets, limits):
     assert not {a.target for a in alarms} & {q.key for q in targets.queues}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(target_lists(), thresholds)
 def test_duration_alarm_fires_before_the_timeout(targets, limits):
     for fn in targets.functions:
@@ -93,7 +94,7 @@ def test_duration_alarm_fires_before_the_timeout(targets, limits):
         assert 0 <= duration.threshold <= fn.timeout_seconds * 1000
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(target_lists(), thresholds)
 def test_windows_respect_cloudwatch_limits_and_missing_data_is_chosen_per_metric(targets, limits):
     for alarm in plan_alarms(targets, limits):
@@ -114,7 +115,7 @@ def test_4xx_is_less_urgent_than_5xx():
     assert five.statistic == four.statistic == "Average"
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(target_lists())
 def test_dashboard_names_every_function_and_queue_and_fits_the_grid(targets):
     body = plan_dashboard(targets, region="us-east-1", stage="dev")

@@ -28,6 +28,7 @@ from components.openapi import (
 )
 from components.secure_api import GONE_TEMPLATE
 from tests.components.test_api_plan import paths
+from tests.hypothesis_budget import examples
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "handlers" / "schemas"
 ALL_SCHEMAS = load_schemas([p.stem for p in SCHEMA_DIR.glob("*.json")], SCHEMA_DIR)
@@ -70,7 +71,7 @@ def document_for(routes, **kwargs):
     return build_document(routes, ALL_SCHEMAS, title="secure-serverless", version="dev", oauth=OAUTH, **kwargs)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(routes_strategy)
 def test_any_route_table_gives_a_valid_openapi_3_document_with_exactly_its_routes(routes) -> None:
     document = document_for(routes, servers=["https://abc123.execute-api.us-east-1.amazonaws.com/dev"])
@@ -85,7 +86,7 @@ def test_any_route_table_gives_a_valid_openapi_3_document_with_exactly_its_route
             assert all(name in schemes for requirement in op["security"] for name in requirement)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(routes_strategy)
 def test_each_operation_states_the_auth_the_method_is_deployed_with(routes) -> None:
     document = document_for(routes)
@@ -107,7 +108,7 @@ def test_each_operation_states_the_auth_the_method_is_deployed_with(routes) -> N
         assert op["responses"]["5XX"] == {"$ref": "#/components/responses/ServerError"}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(routes_strategy)
 def test_a_request_body_is_documented_exactly_when_the_method_validates_one(routes) -> None:
     document = document_for(routes)
@@ -124,7 +125,7 @@ def test_a_request_body_is_documented_exactly_when_the_method_validates_one(rout
     assert set(document["components"]["schemas"]) == used | {"ApiError"}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(routes_strategy)
 def test_a_retired_route_is_documented_as_deprecated_and_answering_410(routes) -> None:
     document = document_for(routes)

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 
 from components.observability_plan import BUSINESS_METRICS, BUSINESS_NAMESPACE
 from handlers.common import metrics
+from tests.hypothesis_budget import examples
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "data" / "emf.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
@@ -117,7 +118,7 @@ property_names = st.text(min_size=1, max_size=30).filter(lambda k: k not in {"_a
                                                                              *metrics.METRICS})
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     chosen=st.dictionaries(st.sampled_from(sorted(metrics.METRICS)),
                            st.one_of(st.integers(0, 10**6), st.floats(0, 1e9, allow_nan=False)), min_size=1),

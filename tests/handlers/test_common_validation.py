@@ -14,6 +14,7 @@ from hypothesis_jsonschema import from_schema
 
 from handlers.common.http import HttpError
 from handlers.common.validation import _check_supported, load_schema, require_valid, validate
+from tests.hypothesis_budget import examples
 
 SCHEMAS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "handlers" / "schemas").glob("*.json"))
 
@@ -37,8 +38,8 @@ def test_there_are_schemas_and_each_is_draft_04() -> None:
 def test_generated_valid_documents_pass(name) -> None:
     schema = load_schema(name)
 
-    # 40 valid documents per schema (x every schema we ship): from_schema draws cost ~50 ms each here.
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    # A budget of 40 valid documents per schema (x every schema we ship): from_schema draws cost ~50 ms each here.
+    @settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
     @given(from_schema(schema))
     def check(document):
         assert validate(document, schema) == []
@@ -75,8 +76,8 @@ def test_arbitrary_documents_are_judged_like_jsonschema(name) -> None:
         ),
     )
 
-    # Hypothesis's default 100 per schema (x every schema we ship), a third of them mutated valid documents.
-    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    # A budget of 100 per schema (x every schema we ship), a third of them mutated valid documents.
+    @settings(max_examples=examples(100), deadline=None, suppress_health_check=list(HealthCheck))
     @given(documents)
     def check(document):
         ours = validate(document, schema) == []

@@ -21,6 +21,7 @@ from components.secure_api import (
     gateway_response_parameters,
     gateway_response_templates,
 )
+from tests.hypothesis_budget import examples
 
 
 def escape_javascript(text: str) -> str:
@@ -67,7 +68,7 @@ def test_the_validation_error_body_is_json_carrying_the_exact_message(message: s
     assert body == {"error": {"code": "BAD_REQUEST_BODY", "message": message}}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text())
 def test_any_message_renders_to_json(message: str) -> None:
     assert json.loads(render(VALIDATION_ERROR_TEMPLATE, message))["error"]["message"] == message

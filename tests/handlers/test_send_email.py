@@ -19,6 +19,7 @@ from handlers.common.addresses import is_address
 from handlers.common.text import email_safe
 from handlers.common.validation import load_schema
 from tests.events import ACCOUNT_ID, REGION, LambdaContext, sqs_event_from_messages
+from tests.hypothesis_budget import examples
 
 SENDER = "no-reply@example.com"
 CONFIGURATION_SET = "secure-serverless-test-email"
@@ -236,7 +237,7 @@ _JOBS = st.sampled_from(TEMPLATES).flatmap(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(job=_JOBS)
 def test_any_schema_valid_job_for_a_known_template_is_accepted(offline_sender: ModuleType, job: tuple) -> None:
     template, to, data = job
@@ -247,7 +248,7 @@ def test_any_schema_valid_job_for_a_known_template_is_accepted(offline_sender: M
     assert parsed.data == {k: email_safe(v) if isinstance(v, str) else v for k, v in data.items()}
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(st.text(max_size=200), st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(

@@ -28,6 +28,7 @@ from handlers.common.uploads import (
     safe_filename,
 )
 from handlers.common.validation import load_schema, validate
+from tests.hypothesis_budget import examples
 
 UPLOAD_ENV = {
     "UPLOADS_BUCKET": "app-dev-uploads",
@@ -100,7 +101,7 @@ def test_safe_filename_refuses_names_that_cannot_be_made_safe(raw: str, reason: 
         safe_filename(raw)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(raw=st.text(min_size=1, max_size=300), sub=st.uuids().map(str))
 def test_any_accepted_filename_yields_a_key_inside_the_callers_prefix(raw: str, sub: str) -> None:
     try:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from policies.guard.iam import ESCALATION_ACTIONS, ESCALATION_METHODS
 from policies.guard.model import UNKNOWN
+from tests.hypothesis_budget import examples
 from tests.policies.policy_builders import (
     ACCOUNT,
     LAMBDA_TRUST,
@@ -387,7 +388,7 @@ CARRIERS = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(documents(), st.sampled_from(CARRIERS), st.booleans())
 def test_generated_documents_agree_with_the_oracle(doc_and_body, carrier, as_string):
     doc, body = doc_and_body

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from offline.runtime import REPO_ROOT
 from policies.check import main
+from tests.hypothesis_budget import examples
 from tests.policies import state_fixtures as fx
 from tests.policies.policy_builders import reference_graph, with_props
 
@@ -207,7 +208,7 @@ documents = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=documents, flag=st.sampled_from(["--stack-export", "--preview-json", "--event-log"]))
 def test_any_json_gets_a_verdict_or_exit_2(tmp_path, document, flag):
     text = json.dumps(document) if flag != "--event-log" else "\n".join(
@@ -249,7 +250,7 @@ BASE_EXPORT = fx.export_v3(OPEN)
 PROP_NAMES = sorted({k for r in BASE_EXPORT["deployment"]["resources"] for k in r.get("inputs", {})})
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(index=st.integers(0, len(BASE_EXPORT["deployment"]["resources"]) - 1), prop=st.sampled_from(PROP_NAMES),
        value=json_values, side=st.sampled_from(["inputs", "outputs", "both"]))
 def test_a_real_state_with_any_property_changed_gets_a_verdict(tmp_path, index, prop, value, side):
