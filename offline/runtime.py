@@ -196,6 +196,7 @@ def run_program(
 
     A preview (`pulumi.runtime.is_dry_run()` True) unless `preview=False`, which runs it as `pulumi up` does."""
     install_fast_stack_trace()
+    _close_a_loop_made_outside_a_run()
     loop = asyncio.new_event_loop()
     loop.set_exception_handler(_unretrieved_errors_are_the_runs_own)
     asyncio.set_event_loop(loop)
@@ -225,6 +226,18 @@ def run_program(
         pulumi.runtime.set_all_config({})
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def _close_a_loop_made_outside_a_run() -> None:
+    """An Output built before the first run in a process (by a test, say) makes asyncio set a loop that nothing
+    closes. The run's own loop replaced it, the garbage collector closed it, sometimes after its own sockets, and
+    pytest reported "Exception ignored in BaseEventLoop.__del__ ... Invalid file descriptor: -1"."""
+    try:
+        left = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # none set since the last run ended: nothing was made
+        return
+    if not left.is_running() and not left.is_closed():
+        left.close()
 
 
 def _unretrieved_errors_are_the_runs_own(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -105,3 +105,12 @@ def test_a_runs_abandoned_failed_futures_are_not_reported_when_collected(run_pul
     with caplog.at_level(logging.ERROR, logger="asyncio"):
         gc.collect()
     assert [r.getMessage() for r in caplog.records if "exception was never retrieved" in r.getMessage()] == []
+
+
+def test_a_loop_the_sdk_makes_outside_a_run_is_closed_by_the_next_run(run_pulumi) -> None:
+    asyncio.set_event_loop_policy(None)  # a fresh policy, as in a test worker before its first run
+    pulumi.Output.from_input("built before any run")  # the SDK sets a loop of its own for it
+    made = asyncio.get_event_loop_policy().get_event_loop()
+    assert not made.is_closed()
+    run_pulumi(lambda: None)
+    assert made.is_closed()
