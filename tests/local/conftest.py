@@ -186,6 +186,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float 
     raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
+def run_fresh(script: str, *, with_keys: bool = False) -> dict:
+    """Run `script` in a fresh interpreter at the repository root; what its last line printed, as JSON."""
+    env = {"PATH": "/usr/bin:/bin"}
+    if with_keys:
+        env |= {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def start_runtime(state_dir: Path, stack: str = "dev", time_scale: float = TIME_SCALE) -> tuple[subprocess.Popen, dict]:
     log = state_dir / "runtime.log"
     endpoints_file = state_dir / "endpoints.json"

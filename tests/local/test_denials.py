@@ -4,12 +4,8 @@ Checked in a fresh interpreter: the observer wraps moto globally, and this proce
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 from offline.local.denials import principal_of
-from offline.runtime import REPO_ROOT
+from tests.local.conftest import run_fresh
 
 OBSERVED = r'''
 import json
@@ -53,11 +49,7 @@ print(json.dumps({"answers": run(), "seen": seen}))
 
 
 def test_refusals_are_reported_with_the_role_and_answered_as_before() -> None:
-    out = subprocess.run([sys.executable, "-c", OBSERVED], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-                         env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                              "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_fresh(OBSERVED, with_keys=True)
     assert result["answers"] == ["allowed", 403, 403]
     assert result["seen"] == [["fn-role", "sqs:ListQueues"], ["fn-role", "s3:ListAllMyBuckets"]]
 

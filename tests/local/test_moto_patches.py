@@ -11,14 +11,12 @@ import datetime
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 from importlib.metadata import version
 
 import pytest
 
 from offline.local.moto_patches import BATCH_ACTIONS, post_policy_violation
-from offline.runtime import REPO_ROOT
+from tests.local.conftest import run_fresh
 
 
 def test_moto_is_the_pinned_version() -> None:
@@ -86,11 +84,7 @@ print(json.dumps({"applied": applied, "email": claims.get("email"), "verified": 
 
 
 def test_patched_moto_in_a_fresh_interpreter() -> None:
-    out = subprocess.run([sys.executable, "-c", PATCHED], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-                         env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                              "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_fresh(PATCHED, with_keys=True)
     assert set(result["applied"]) == {"botocore_data_parsed_once", "moto_modules_listed_once",
                                       "cognito_signing_key_imported_once",
                                       "cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
@@ -157,11 +151,7 @@ print(json.dumps(counts))
 
 
 def test_stream_writes_and_role_policy_changes_wake_the_pollers_and_reads_do_not() -> None:
-    out = subprocess.run([sys.executable, "-c", WAKES], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-                         env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                              "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr[-2000:]
-    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    counts = run_fresh(WAKES, with_keys=True)
     assert counts == {"put_record": 1, "put_records": 3, "get_records": 0, "streamed_put_item": 1,
                       "plain_put_item": 0, "put_role_policy": 1, "delete_role_policy": 1, "attach_role_policy": 1,
                       "detach_role_policy": 1, "get_role": 0}
@@ -201,10 +191,7 @@ def test_sessions_share_one_loader_and_each_file_is_parsed_once() -> None:
 
     import boto3
 
-    out = subprocess.run([sys.executable, "-c", PARSED_ONCE], cwd=REPO_ROOT, capture_output=True, text=True,
-                         timeout=120, env={"PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_fresh(PARSED_ONCE)
     boto3_data = os.path.join(os.path.dirname(boto3.__file__), "data")
     assert result.pop("paths") == [*result.pop("fresh_paths"), boto3_data]  # boto3's directory once, not 5 times
     assert result == {"one_loader": True, "endpoints_parsed": 1, "sqs_parsed": 1, "same_regions": True,
@@ -299,10 +286,7 @@ print(json.dumps({"patched": patched.__module__, "eager": eager,
 def test_every_interpreter_module_calls_the_patched_client_whenever_it_is_imported() -> None:
     """One imported before the patch is re-bound; the rest bind it as they are imported (Batch's, when a state
     machine first uses it), so the patch itself imports neither Batch nor EC2."""
-    out = subprocess.run([sys.executable, "-c", BOUND], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-                         env={"PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_fresh(BOUND)
     assert result == {"patched": "offline.local.moto_patches", "eager": [], "unbound": []}
 
 
@@ -426,10 +410,7 @@ def test_patched_workflow_runs_as_its_role_with_local_lambda_and_scaled_retries(
     """One execution on a moto server with IAM enforced: the Lambda task reaches the local dispatcher (through
     the alias; its TransientError retried after 100 s x 0.01), the DynamoDB task writes as the state machine's
     role; a StartExecution grant is scoped to its machine; without a grant the task fails into its Catch."""
-    out = subprocess.run([sys.executable, "-c", WORKFLOW], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-                         env={"PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_fresh(WORKFLOW)
     assert result["ok"] == ["SUCCEEDED", None]
     assert result["calls"] == 2 and result["seconds"] < 10  # unscaled, the retry alone would wait 100 s
     assert result["item"] == {"k": {"S": "a"}, "v": {"S": "done"}}
@@ -525,11 +506,7 @@ with mock_aws():
 def test_patched_dynamodb_streams_in_a_fresh_interpreter() -> None:
     """The stream read actions granted on exactly the stream ARN are allowed and on another stream denied; an
     UpdateItem that creates an item streams one INSERT (full image), the next one a MODIFY."""
-    out = subprocess.run([sys.executable, "-c", PATCHED_STREAMS], cwd=REPO_ROOT, capture_output=True, text=True,
-                         timeout=120, env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                                           "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_fresh(PATCHED_STREAMS, with_keys=True)
     assert result["events"] == [["INSERT", ["name", "userId"]], ["MODIFY", ["name", "userId"]]]
     assert result["denied"] is True
 
