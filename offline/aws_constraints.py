@@ -451,6 +451,28 @@ def resolve(param: Param):
     return shape
 
 
+def load_models() -> int:
+    """Read every mapped operation's model and compile its patterns now, not on a registration: a caller that
+    forks one child per stack (`make preview`) pays ~0.1 s of gzip and JSON once instead of in each child.
+    Returns how many operations were read."""
+    for params in TABLE.values():
+        for param in params:
+            _compile_patterns(resolve(param))
+    for documented in DOCUMENTED.values():
+        for doc in documented:
+            pattern = dict(doc.constraint).get("pattern")
+            if pattern is not None:
+                _compiled(pattern)
+    return operation_input.cache_info().currsize
+
+
+def _compile_patterns(shape) -> None:
+    if "pattern" in shape.metadata:
+        _compiled(shape.metadata["pattern"])
+    if shape.type_name == "list":
+        _compile_patterns(shape.member)
+
+
 def constraints(shape) -> dict[str, Any]:
     found = {k: v for k, v in shape.metadata.items() if k in ("pattern", "min", "max")}
     if getattr(shape, "enum", None):

@@ -25,6 +25,7 @@ from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from offline import aws_constraints
 from offline.cli_config import merge_stack_config
 from offline.mocks import RealisticMocks
 from offline.stack_trace import install as install_fast_stack_trace
@@ -286,7 +287,8 @@ _PROVIDER_MODULE = re.compile(r"\baws\.([a-z][a-z0-9_]*)\.")
 
 def preload_program(root: Path = REPO_ROOT) -> list[str]:
     """Import what evaluating the program will import: its components, and the pulumi_aws submodules they use
-    (pulumi_aws loads each submodule on first attribute access, about a second for a whole program).
+    (pulumi_aws loads each submodule on first attribute access, about a second for a whole program), and read the
+    AWS models the mocks check registrations against.
 
     For callers that evaluate several stacks in forked processes (each would import them again) or that freeze
     the heap before evaluating (gc.freeze). The submodules are read from the code (`aws.<module>.`): a module this
@@ -304,6 +306,7 @@ def preload_program(root: Path = REPO_ROOT) -> list[str]:
     for path in sources[1:]:
         if path.stem != "__init__":
             importlib.import_module(f"components.{path.stem}")
+    aws_constraints.load_models()
     return loaded
 
 

@@ -22,7 +22,9 @@ from offline.aws_constraints import (
     NOTHING_TO_CHECK,
     TABLE,
     _compiled,
+    _session,
     constraints,
+    load_models,
     operation_input,
     resolve,
     violations,
@@ -142,6 +144,23 @@ def test_the_stacks_pass_the_checks_and_their_values_are_really_checked(runs) ->
 
 
 # --------------------------------------------------------------------------------------------- auto-names
+
+
+def test_load_models_leaves_nothing_for_a_registration_to_read_or_compile(runs) -> None:
+    """`make preview` reads the models before forking a child per stack (preload_program): checking every resource
+    of every stack afterwards reads no operation model and compiles no pattern."""
+    for cached in (_session, operation_input, _compiled):
+        cached.cache_clear()
+    assert load_models() == len({(p.service, p.operation) for params in TABLE.values() for p in params})
+    reads, compiles = operation_input.cache_info().misses, _compiled.cache_info().misses
+    checked = 0
+    for run in runs.values():
+        for resource in run.resources:
+            if resource.custom and resource.type in TABLE:
+                violations(resource.type, resource.name, resource.inputs)
+                checked += 1
+    assert checked > 300
+    assert (operation_input.cache_info().misses, _compiled.cache_info().misses) == (reads, compiles)
 
 
 def test_auto_names_follow_pulumi_aws() -> None:

@@ -147,6 +147,24 @@ def test_the_command_keeps_its_exit_code_and_piped_output_when_it_skips_teardown
     assert usage.returncode == 2 and usage.stderr.startswith("error: "), usage.stderr
 
 
+def test_the_command_imports_with_the_collector_off():
+    """Run as a command, the module turns the cyclic collector off before importing the pack, botocore and
+    pulumi_aws (~0.1 s of collector passes over objects it keeps to the end). gc's own callbacks count the passes
+    once the pack's package is being imported (compiling the module itself may run one or two); before: ~100."""
+    probe = ("import gc, json, runpy, sys; passes = []; "
+             "gc.callbacks.append(lambda phase, info: passes.append(info['generation']) "
+             "if phase == 'start' and 'policies.guard' in sys.modules else None); "
+             "sys.argv = ['policies.check', '--help']\n"
+             "try: runpy.run_module('policies.check', run_name='__main__')\n"
+             "except SystemExit: pass\n"
+             "print(json.dumps({'passes': passes, 'imported': 'pulumi_policy' in sys.modules}))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"passes": [], "imported": True}
+
+
 def test_ci_previews_every_stack_with_its_pack_config():
     import yaml
 
