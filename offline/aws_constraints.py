@@ -457,20 +457,15 @@ def load_models() -> int:
     Returns how many operations were read."""
     for params in TABLE.values():
         for param in params:
-            _compile_patterns(resolve(param))
+            for key, value in constraints(resolve(param)).items():
+                if key.endswith("pattern"):  # the parameter's own, or its list items' ("item pattern")
+                    _compiled(value)
     for documented in DOCUMENTED.values():
         for doc in documented:
             pattern = dict(doc.constraint).get("pattern")
             if pattern is not None:
                 _compiled(pattern)
     return operation_input.cache_info().currsize
-
-
-def _compile_patterns(shape) -> None:
-    if "pattern" in shape.metadata:
-        _compiled(shape.metadata["pattern"])
-    if shape.type_name == "list":
-        _compile_patterns(shape.member)
 
 
 def constraints(shape) -> dict[str, Any]:
