@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -120,6 +119,7 @@ def _moto() -> Any:
     boto3.DEFAULT_SESSION = None
     moto_patches.cognito_signing_key_imported_once()  # speed only: ~145 ms of CPU per user pool otherwise
     moto_patches.botocore_data_parsed_once()  # speed only: one parse of each model per process, not per session
+    moto_patches.stepfunctions_definitions_parsed_once()  # speed only: one ANTLR parse per definition
     # Keep boto3's default session across tests: moto replaces it per mock by default, and a fresh session
     # reloads endpoint and service models before its first call (~60 ms per test, several times that under load).
     return mock_aws(config={"core": {"reset_boto3_session": False}})
@@ -292,12 +292,6 @@ def _exit_without_teardown() -> None:
     os._exit(0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """A real moto_server on 127.0.0.1 (HTTP, JWKS, presigned POST); yields its endpoint URL."""
@@ -308,11 +302,13 @@ def moto_server() -> Iterator[str]:
     moto_patches.cognito_signing_key_imported_once()  # in this process: the server's backends are ours
     moto_patches.moto_modules_listed_once()
     moto_patches.botocore_data_parsed_once()
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: the server binds a free port itself. A port found free first and bound later can be taken in between
+    # (by the shared local runtime, say); werkzeug then ends the server thread and `start()` waits for it forever.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    host, port = server.get_host_and_port()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.stop()
 

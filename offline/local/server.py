@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -34,6 +35,9 @@ API_TYPES = {t for t in (
 RUNTIME_TYPES = API_TYPES | {FUNCTION, PERMISSION, EVENT_SOURCE_MAPPING, EVENT_INVOKE_CONFIG}
 
 
+ENDPOINTS_FILE = "endpoints.json"  # in the state directory: what the runtime serves, once it is ready
+
+
 @dataclass
 class Options:
     stack: str = "dev"
@@ -46,6 +50,17 @@ class Options:
     quiet: bool = False
     enforce_iam: bool = True
     auto_schedules: bool = False  # fire rate() schedules by themselves (time-scaled); off: on demand only
+
+
+def publish_endpoints(state_dir: Path, endpoints: dict[str, Any]) -> Path:
+    """Whole or not at all: readers take the file's existence as "ready" and read it at once. Written in place, it
+    exists empty for a moment; on a loaded machine a reader read '' there (tests/local/test_server.py)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    target = state_dir / ENDPOINTS_FILE
+    partial = target.with_name(f".{ENDPOINTS_FILE}.{os.getpid()}")
+    partial.write_text(json.dumps(endpoints, indent=2) + "\n")
+    partial.replace(target)
+    return target
 
 
 class Console:
@@ -116,8 +131,7 @@ class LocalRuntime:
         self._start_http()
         self.startup_seconds = time.time() - started
         endpoints = {**self.endpoints(), "startup_seconds": round(self.startup_seconds, 2)}
-        o.state_dir.mkdir(parents=True, exist_ok=True)
-        (o.state_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
+        publish_endpoints(o.state_dir, endpoints)
         return endpoints
 
     def _region_account(self) -> tuple[str, str]:

@@ -204,13 +204,19 @@ def start_runtime(state_dir: Path, stack: str = "dev", time_scale: float = TIME_
         [sys.executable, "-m", "offline.local", "--stack", stack, "--time-scale", str(time_scale),
          "--state-dir", str(state_dir)],
         cwd=REPO_ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.time() + 60
-    while not endpoints_file.exists():
-        if process.poll() is not None or time.time() > deadline:
-            process.kill()
-            raise RuntimeError("local runtime did not start:\n" + log.read_text()[-4000:])
-        time.sleep(0.1)
-    return process, json.loads(endpoints_file.read_text())
+    try:
+        deadline = time.time() + 60
+        while not endpoints_file.exists():
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError("local runtime did not start:\n" + log.read_text()[-4000:])
+            time.sleep(0.1)
+        return process, json.loads(endpoints_file.read_text())
+    except BaseException:
+        # Whatever failed, the runtime must not outlive it: one left running kept a few percent of a core busy, with
+        # its pollers, through every later run on the machine. Its workers see their stdin close and exit.
+        process.kill()
+        process.wait()
+        raise
 
 
 def stop_runtime(process: subprocess.Popen, sig: signal.Signals = signal.SIGTERM) -> int:
@@ -268,9 +274,9 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     state_dir = tmp_path_factory.mktemp("dev")
     process, endpoints = start_runtime(state_dir)
     _SHARED_RUNTIME.append((process, state_dir, endpoints))
-    local = Local(endpoints, state_dir / "runtime.log")
-    local.processes_when_ready = processes_using(state_dir)  # a timeout kills a worker later (a cold start follows)
     try:
+        local = Local(endpoints, state_dir / "runtime.log")
+        local.processes_when_ready = processes_using(state_dir)  # a timeout kills a worker later (a cold start follows)
         yield local
     finally:
         _stop_shared_runtime()

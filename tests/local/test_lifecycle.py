@@ -4,6 +4,7 @@ is the one measured here; its SIGINT stop at the end of its tests is checked for
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.conftest import listening, unclean_stop
+from tests.local.conftest import listening, processes_using, start_runtime, unclean_stop
 
 
 def _banner_lines_work_verbatim(log: Path) -> None:
@@ -97,3 +98,16 @@ def test_an_unclean_stop_is_reported_with_everything_it_left(tmp_path: Path) -> 
             straggler.stdout.close()
     assert problems == ["exit code 1", f"processes left running: [{straggler.pid}]", f"{url} still listening",
                         f"{url} still listening", "no 'local runtime stopped' in its log"]
+
+
+def test_a_runtime_whose_readiness_cannot_be_read_is_not_left_running(tmp_path: Path) -> None:
+    """Whatever fails between starting the runtime and handing it to a test, the runtime goes too: once, an endpoints
+    file read half-written failed the shared runtime's fixture and left the runtime running long after the session."""
+    (tmp_path / "endpoints.json").mkdir()  # "ready" at once, and unreadable
+    try:
+        with pytest.raises(IsADirectoryError):
+            start_runtime(tmp_path)
+        assert processes_using(tmp_path) == []
+    finally:
+        for pid in processes_using(tmp_path):
+            os.kill(pid, signal.SIGKILL)

@@ -86,7 +86,7 @@ print(json.dumps({"applied": applied, "email": claims.get("email"), "verified": 
 def test_patched_moto_in_a_fresh_interpreter() -> None:
     result = run_fresh(PATCHED, with_keys=True)
     assert set(result["applied"]) == {"botocore_data_parsed_once", "moto_modules_listed_once",
-                                      "cognito_signing_key_imported_once",
+                                      "cognito_signing_key_imported_once", "stepfunctions_definitions_parsed_once",
                                       "cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
                                       "iam_batch_actions_checked_as_aws_does",
                                       "iam_resource_arns_for_kinesis_cognito_ses_logs_dynamodb",
@@ -298,6 +298,40 @@ def test_gap_retry_sleeps_real_seconds_and_lambda_runs_docker() -> None:
 
     assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
     assert "docker" in inspect.getsource(LambdaFunction._invoke_lambda)
+
+
+def test_gap_every_execution_parses_its_definition_again() -> None:
+    import inspect
+
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    assert "AmazonStateLanguageParser.parse(" in inspect.getsource(execution_worker.ExecutionWorker)
+
+
+def test_each_definition_is_parsed_once_and_each_call_gets_a_program_of_its_own(aws, monkeypatch) -> None:
+    """stepfunctions_definitions_parsed_once (applied by the `aws` fixture): one ANTLR parse per definition, a fresh
+    program per call (an execution's states keep their own state), and a definition that does not parse is refused
+    each time."""
+    import uuid
+
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+
+    parses = []
+    original = asl_parser.ASLParser.state_machine
+    monkeypatch.setattr(asl_parser.ASLParser, "state_machine", lambda self: (parses.append(1), original(self))[1])
+    start = f"S{uuid.uuid4().hex}"  # a definition no other test parsed in this process
+    definition = json.dumps({"StartAt": start, "States": {start: {"Type": "Pass", "Result": 1, "End": True}}})
+
+    first, tree = asl_parser.AmazonStateLanguageParser.parse(definition)
+    second, same_tree = asl_parser.AmazonStateLanguageParser.parse(definition)
+
+    assert len(parses) == 1
+    assert same_tree is tree and second is not first and type(second) is type(first)
+    broken = definition.replace('"End": true', '"End": tru')
+    for _ in range(2):
+        with pytest.raises(asl_parser.ASLParserException):
+            asl_parser.AmazonStateLanguageParser.parse(broken)
+    assert len(parses) == 3
 
 
 def test_gap_stepfunctions_and_lambda_resolve_no_resource_arn() -> None:
