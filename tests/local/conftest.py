@@ -200,10 +200,11 @@ def run_fresh(script: str, *, with_keys: bool = False) -> dict:
 def start_runtime(state_dir: Path, stack: str = "dev", time_scale: float = TIME_SCALE) -> tuple[subprocess.Popen, dict]:
     log = state_dir / "runtime.log"
     endpoints_file = state_dir / "endpoints.json"
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "offline.local", "--stack", stack, "--time-scale", str(time_scale),
-         "--state-dir", str(state_dir)],
-        cwd=REPO_ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    with log.open("w") as out:  # the runtime has its own copy
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "offline.local", "--stack", stack, "--time-scale", str(time_scale),
+             "--state-dir", str(state_dir)],
+            cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         deadline = time.time() + 60
         while not endpoints_file.exists():
