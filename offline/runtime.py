@@ -48,6 +48,10 @@ class RecordedResource:
     protect: bool = False
     retain_on_delete: bool = False
     delete_before_replace: bool = False
+    # As registered: `{"urn": ...}` or a spec's set fields (name, type, stack, project, parentUrn, noParent),
+    # and the older `aliasURNs` list; the engine resolves them into former URNs (tests/components/test_urn_stability).
+    aliases: tuple[dict[str, Any], ...] = ()
+    alias_urns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -57,6 +61,7 @@ class ProgramRun:
     resources: list[RecordedResource]
     stack_outputs: dict[str, Any] = field(default_factory=dict)
     component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (token, args), in call order
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -84,6 +89,7 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.requests: dict[str, Any] = {}
         self.outputs_by_urn: dict[str, dict[str, Any]] = {}
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine qualifies a child's type with its parent's whole type chain, the root stack excluded.
@@ -99,6 +105,10 @@ class RecordingMonitor(MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             self.requests[response.urn] = (request, response)
         return response
+
+    def Invoke(self, request):  # noqa: N802
+        self.invokes.append((request.tok, _plain(rpc.deserialize_properties(request.args))))
+        return super().Invoke(request)
 
     def RegisterResourceOutputs(self, request):  # noqa: N802
         self.outputs_by_urn[request.urn] = rpc.deserialize_properties(request.outputs)
@@ -123,9 +133,20 @@ class RecordingMonitor(MockMonitor):
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    aliases=tuple(_alias(alias) for alias in request.aliases),
+                    alias_urns=tuple(request.aliasURNs),
                 )
             )
         return resources
+
+
+def _alias(alias: Any) -> dict[str, Any]:
+    if alias.urn:
+        return {"urn": alias.urn}
+    spec = alias.spec
+    fields = {"name": spec.name, "type": spec.type, "stack": spec.stack, "project": spec.project,
+              "parentUrn": spec.parentUrn, "noParent": spec.noParent}
+    return {key: value for key, value in fields.items() if value}
 
 
 def _plain(value: Any) -> Any:
@@ -221,6 +242,7 @@ def run_program(
             resources=monitor.recorded(),
             stack_outputs=stack_outputs,
             component_outputs=monitor.outputs_by_urn,
+            invokes=monitor.invokes,
         )
     finally:
         ROOT.set(None)

@@ -119,7 +119,8 @@ def _moto() -> Any:
     boto3.DEFAULT_SESSION = None
     moto_patches.cognito_signing_key_imported_once()  # speed only: ~145 ms of CPU per user pool otherwise
     moto_patches.botocore_data_parsed_once()  # speed only: one parse of each model per process, not per session
-    moto_patches.stepfunctions_definitions_parsed_once()  # speed only: one ANTLR parse per definition
+    # Not stepfunctions_definitions_parsed_once: it imports moto's ASL parser, and with it moto.batch and moto.ec2
+    # (~0.9 s of CPU per worker); the tests that execute state machines apply it themselves.
     # Keep boto3's default session across tests: moto replaces it per mock by default, and a fresh session
     # reloads endpoint and service models before its first call (~60 ms per test, several times that under load).
     return mock_aws(config={"core": {"reset_boto3_session": False}})

@@ -4,7 +4,7 @@ Each patch is applied once in the runtime process (`apply_all`) before the moto 
 contract test in tests/local/test_moto_patches.py that fails loudly if a moto upgrade changes what it patches.
 Four change speed only, never behaviour (`botocore_data_parsed_once`, `cognito_signing_key_imported_once`,
 `moto_modules_listed_once`, `stepfunctions_definitions_parsed_once`); the tests' own moto applies those as well
-(tests/conftest.py).
+(tests/conftest.py; the last only in the tests that execute state machines, since it imports moto's parser).
 moto is pinned exactly (requirements-dev.txt) for this reason.
 """
 

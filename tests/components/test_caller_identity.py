@@ -13,9 +13,8 @@ CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "local"])
-def test_one_caller_identity_lookup_per_stack(stack, run_pulumi, recording_mocks) -> None:
-    run_pulumi(lambda: runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__pulumi_program__"), stack=stack)
-    lookups = [call for call in recording_mocks.invokes if call.token == CALLER_IDENTITY]
+def test_one_caller_identity_lookup_per_stack(stack, evaluate_stack) -> None:
+    lookups = [token for token, _args in evaluate_stack(stack).invokes if token == CALLER_IDENTITY]
     assert len(lookups) == 1, f"{len(lookups)} getCallerIdentity invokes on {stack}"
 
 

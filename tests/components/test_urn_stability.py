@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from offline import runtime
+from offline.runtime import ProgramRun
+from tests.evaluations import run_stack  # one evaluation per stack in a test run: the aliases are recorded in it
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 STACKS = ("dev", "prod", "local")
@@ -30,50 +31,40 @@ def _qualified_urn(stack: str, project: str, parent: str | None, type_: str, nam
     return "urn:pulumi:" + "::".join([stack, project, qualified, name])
 
 
-def run_with_aliases(stack: str, monkeypatch: pytest.MonkeyPatch) -> tuple[set[str], dict[str, str]]:
-    """Evaluate the stack; return (URNs, {alias URN: URN of the resource claiming it}) as the engine resolves
-    alias specs: unset fields default to the resource's own, a parent's aliases are inherited by its children."""
-    requests: list = []
-    original = runtime.RecordingMonitor.RegisterResource
-
-    def register(self, request):  # noqa: N802
-        response = original(self, request)
-        if request.type != "pulumi:pulumi:Stack":
-            requests.append((request, response.urn))
-        return response
-
-    monkeypatch.setattr(runtime.RecordingMonitor, "RegisterResource", register)
-    run = runtime.run_stack(stack)
-    project = run.project
-    urns = {urn for _, urn in requests}
+def resolve_aliases(run: ProgramRun) -> tuple[set[str], dict[str, str]]:
+    """(URNs, {alias URN: URN of the resource claiming it}) as the engine resolves alias specs: unset fields default
+    to the resource's own, a parent's aliases are inherited by its children."""
+    urns = {resource.urn for resource in run.resources}
     aliases_of: dict[str, set[str]] = {}
     claimed: dict[str, str] = {}
-    for request, urn in requests:  # registration order: a parent is resolved before its children
-        parents = {request.parent or None} | aliases_of.get(request.parent, set())
+    for resource in run.resources:  # registration order: a parent is resolved before its children
+        parents = {resource.parent} | aliases_of.get(resource.parent, set())
         found: set[str] = set()
-        for alias in request.aliases:
-            if alias.urn:
-                found.add(alias.urn)
+        for alias in resource.aliases:
+            if "urn" in alias:
+                found.add(alias["urn"])
                 continue
-            spec = alias.spec
-            name, type_ = spec.name or request.name, spec.type or request.type
-            candidates = {None} if spec.noParent else ({spec.parentUrn} if spec.parentUrn else parents)
-            found |= {_qualified_urn(spec.stack or stack, spec.project or project, p, type_, name) for p in candidates}
+            name, type_ = alias.get("name", resource.name), alias.get("type", resource.type)
+            candidates = {None} if alias.get("noParent") else (
+                {alias["parentUrn"]} if alias.get("parentUrn") else parents)
+            found |= {_qualified_urn(alias.get("stack", run.stack), alias.get("project", run.project), p, type_, name)
+                      for p in candidates}
         # Inherited: the same name and type under any former URN of the parent.
-        for parent in parents - {request.parent or None}:
-            found.add(_qualified_urn(stack, project, parent, request.type, request.name))
-        found |= set(request.aliasURNs)
-        aliases_of[urn] = found
+        for parent in parents - {resource.parent}:
+            found.add(_qualified_urn(run.stack, run.project, parent, resource.type, resource.name))
+        found |= set(resource.alias_urns)
+        aliases_of[resource.urn] = found
         for alias_urn in found:
-            assert alias_urn not in urns or alias_urn == urn, f"{urn} claims {alias_urn}, which is a live resource"
-            assert claimed.setdefault(alias_urn, urn) == urn, f"{alias_urn} is claimed twice"
+            assert alias_urn not in urns or alias_urn == resource.urn, (
+                f"{resource.urn} claims {alias_urn}, which is a live resource")
+            assert claimed.setdefault(alias_urn, resource.urn) == resource.urn, f"{alias_urn} is claimed twice"
     return urns, claimed
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_deployed_urn_is_kept_or_aliased(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_deployed_urn_is_kept_or_aliased(stack: str) -> None:
     before = set(json.loads((DATA / f"urns-{stack}.json").read_text()))
-    urns, claimed = run_with_aliases(stack, monkeypatch)
+    urns, claimed = resolve_aliases(run_stack(stack))
     lost = sorted(before - urns - set(claimed))
     assert not lost, f"{len(lost)} deployed resources of {stack} would be replaced: {lost[:5]}"
     # (pulumi-aws itself aliases its renamed types, e.g. BucketV2 -> Bucket: aliases beyond `before` are fine.)

@@ -166,6 +166,9 @@ def workflow(monkeypatch: pytest.MonkeyPatch, load_handler) -> Iterator[Workflow
     from moto import mock_aws
     from moto.awslambda.models import LambdaFunction
 
+    from offline.local import moto_patches
+
+    moto_patches.stepfunctions_definitions_parsed_once()  # speed only: one ANTLR parse per definition
     lambdas = InProcessLambda()
     # moto logs every evaluation error of the interpreter (a Catch taken is one) with the whole parse tree.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)

@@ -308,13 +308,17 @@ def test_gap_every_execution_parses_its_definition_again() -> None:
     assert "AmazonStateLanguageParser.parse(" in inspect.getsource(execution_worker.ExecutionWorker)
 
 
-def test_each_definition_is_parsed_once_and_each_call_gets_a_program_of_its_own(aws, monkeypatch) -> None:
-    """stepfunctions_definitions_parsed_once (applied by the `aws` fixture): one ANTLR parse per definition, a fresh
-    program per call (an execution's states keep their own state), and a definition that does not parse is refused
-    each time."""
+def test_each_definition_is_parsed_once_and_each_call_gets_a_program_of_its_own(monkeypatch) -> None:
+    """stepfunctions_definitions_parsed_once (applied by tests that execute state machines): one ANTLR parse per
+    definition, a fresh program per call (an execution's states keep their own state), and a definition that does
+    not parse is refused each time."""
     import uuid
 
     from moto.stepfunctions.parser.asl.parse import asl_parser
+
+    from offline.local import moto_patches
+
+    moto_patches.stepfunctions_definitions_parsed_once()
 
     parses = []
     original = asl_parser.ASLParser.state_machine

@@ -59,6 +59,20 @@ def test_urns_parents_and_property_dependencies_are_engine_shaped(run_pulumi) ->
     assert run.stack_outputs == {"account": ACCOUNT_ID}
 
 
+def test_aliases_and_invokes_are_recorded_as_registered(run_pulumi) -> None:
+    old_urn = "urn:pulumi:dev::secure-serverless::aws:sqs/queue:Queue::before"
+
+    def program() -> None:
+        aws.sqs.Queue("renamed", opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name="before", parent=None),
+                                                                     old_urn]))
+        nested_program()
+
+    run = run_pulumi(program)
+    assert run.named("renamed").aliases == ({"name": "before", "noParent": True}, {"urn": old_urn})
+    assert run.named("outer-queue").aliases == () and run.named("outer-queue").alias_urns == ()
+    assert [token for token, _args in run.invokes] == ["aws:index/getCallerIdentity:getCallerIdentity"]
+
+
 def test_provider_answers_look_like_aws(run_pulumi) -> None:
     run = run_pulumi(nested_program)
     queue = run.named("outer-queue")
