@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 import re
 import runpy
 from collections.abc import Callable, Iterable
@@ -62,6 +63,7 @@ class ProgramRun:
     stack_outputs: dict[str, Any] = field(default_factory=dict)
     component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (token, args), in call order
+    warnings: list[str] = field(default_factory=list)  # what `pulumi.log.warn` sent the engine, in order
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -149,6 +151,28 @@ def _alias(alias: Any) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value}
 
 
+class EngineLog:
+    """The logger the mocks' engine writes the program's log messages to: the root logger, as the SDK's default,
+    keeping the warnings (what the CLI would show under the resource) for the run's record."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+        self._logger = logging.getLogger()
+
+    def debug(self, message: str) -> None:
+        self._logger.debug(message)
+
+    def info(self, message: str) -> None:
+        self._logger.info(message)
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+        self._logger.warning(message)
+
+    def error(self, message: str) -> None:
+        self._logger.error(message)
+
+
 def _plain(value: Any) -> Any:
     """Proto Structs deserialize into dicts/lists already; this only drops non-JSON values (assets)."""
     if isinstance(value, dict):
@@ -227,7 +251,9 @@ def run_program(
         pulumi.runtime.set_all_config(dict(config or {}))
         mocks = mocks or RealisticMocks()
         monitor = RecordingMonitor(mocks)
-        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+        log = EngineLog()
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor,
+                                 logger=log)  # type: ignore[arg-type]  # the four methods MockEngine calls
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
         root_stack = ROOT.get()
@@ -243,6 +269,7 @@ def run_program(
             stack_outputs=stack_outputs,
             component_outputs=monitor.outputs_by_urn,
             invokes=monitor.invokes,
+            warnings=log.warnings,
         )
     finally:
         ROOT.set(None)

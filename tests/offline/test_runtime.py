@@ -73,6 +73,19 @@ def test_aliases_and_invokes_are_recorded_as_registered(run_pulumi) -> None:
     assert [token for token, _args in run.invokes] == ["aws:index/getCallerIdentity:getCallerIdentity"]
 
 
+def test_warnings_reach_the_run_also_when_attached_to_a_resource(run_pulumi, caplog) -> None:
+    def program() -> None:
+        queue = aws.sqs.Queue("warned")
+        pulumi.log.warn("about the queue", resource=queue)  # sent once the queue's URN is known
+        pulumi.log.warn("about the stack")
+        pulumi.log.info("not a warning")
+
+    with caplog.at_level(logging.INFO):
+        run = run_pulumi(program)
+    assert sorted(run.warnings) == ["about the queue", "about the stack"]
+    assert {"about the queue", "about the stack", "not a warning"} <= {r.getMessage() for r in caplog.records}
+
+
 def test_provider_answers_look_like_aws(run_pulumi) -> None:
     run = run_pulumi(nested_program)
     queue = run.named("outer-queue")
