@@ -119,6 +119,7 @@ def _moto() -> Any:
     boto3.DEFAULT_SESSION = None
     moto_patches.cognito_signing_key_imported_once()  # speed only: ~145 ms of CPU per user pool otherwise
     moto_patches.botocore_data_parsed_once()  # speed only: one parse of each model per process, not per session
+    moto_patches.botocore_endpoint_rules_built_once()  # speed only: ~2,400 clients, one rule set per service
     # Not stepfunctions_definitions_parsed_once: it imports moto's ASL parser, and with it moto.batch and moto.ec2
     # (~0.9 s of CPU per worker); the tests that execute state machines apply it themselves.
     # Keep boto3's default session across tests: moto replaces it per mock by default, and a fresh session
@@ -303,6 +304,7 @@ def moto_server() -> Iterator[str]:
     moto_patches.cognito_signing_key_imported_once()  # in this process: the server's backends are ours
     moto_patches.moto_modules_listed_once()
     moto_patches.botocore_data_parsed_once()
+    moto_patches.botocore_endpoint_rules_built_once()
     # Port 0: the server binds a free port itself. A port found free first and bound later can be taken in between
     # (by the shared local runtime, say); werkzeug then ends the server thread and `start()` waits for it forever.
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -2,9 +2,10 @@
 
 Each patch is applied once in the runtime process (`apply_all`) before the moto server starts, and each has a
 contract test in tests/local/test_moto_patches.py that fails loudly if a moto upgrade changes what it patches.
-Four change speed only, never behaviour (`botocore_data_parsed_once`, `cognito_signing_key_imported_once`,
-`moto_modules_listed_once`, `stepfunctions_definitions_parsed_once`); the tests' own moto applies those as well
-(tests/conftest.py; the last only in the tests that execute state machines, since it imports moto's parser).
+Five change speed only, never behaviour (`botocore_data_parsed_once`, `botocore_endpoint_rules_built_once`,
+`cognito_signing_key_imported_once`, `moto_modules_listed_once`, `stepfunctions_definitions_parsed_once`); the
+tests' own moto applies those as well (tests/conftest.py; the last only in the tests that execute state machines,
+since it imports moto's parser). The two botocore ones are checked against the installed botocore the same way.
 moto is pinned exactly (requirements-dev.txt) for this reason.
 """
 
@@ -662,8 +663,39 @@ def botocore_data_parsed_once() -> None:
     botocore.session.create_loader = create_loader
 
 
+@_once("botocore_endpoint_rules_built_once")
+def botocore_endpoint_rules_built_once() -> None:
+    """Speed only, no behaviour: every botocore client builds its service's endpoint rule set into objects again
+    (about a fifth of making a client; the tests make ~2,400). Built from the same data (the shared Loader's, see
+    `botocore_data_parsed_once`), a provider takes the attributes of the first one built from it. Nothing in a rule
+    set changes once built; each provider keeps its own cache of resolved endpoints."""
+    import functools
+    import threading
+
+    from botocore.endpoint_provider import EndpointProvider
+
+    original = EndpointProvider.__init__
+    built: dict[tuple[int, int, frozenset[str]], tuple[Any, Any, dict[str, Any]]] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(original)
+    def __init__(self: Any, ruleset_data: Any, partition_data: Any, excluded_params: Any = None) -> None:  # noqa: N807
+        key = (id(ruleset_data), id(partition_data), frozenset(excluded_params or ()))
+        with lock:
+            first = built.get(key)
+        if first is not None:
+            self.__dict__.update(first[2])
+            return
+        original(self, ruleset_data, partition_data, excluded_params)
+        with lock:  # the data is kept with the attributes: an id is never reused while its entry exists
+            built.setdefault(key, (ruleset_data, partition_data, dict(self.__dict__)))
+
+    EndpointProvider.__init__ = __init__
+
+
 def apply_all() -> list[str]:
     botocore_data_parsed_once()
+    botocore_endpoint_rules_built_once()
     moto_modules_listed_once()
     cognito_signing_key_imported_once()
     stepfunctions_definitions_parsed_once()

@@ -85,7 +85,8 @@ print(json.dumps({"applied": applied, "email": claims.get("email"), "verified": 
 
 def test_patched_moto_in_a_fresh_interpreter() -> None:
     result = run_fresh(PATCHED, with_keys=True)
-    assert set(result["applied"]) == {"botocore_data_parsed_once", "moto_modules_listed_once",
+    assert set(result["applied"]) == {"botocore_data_parsed_once", "botocore_endpoint_rules_built_once",
+                                      "moto_modules_listed_once",
                                       "cognito_signing_key_imported_once", "stepfunctions_definitions_parsed_once",
                                       "cognito_all_attributes_readable_by_default", "s3_post_policy_enforced",
                                       "iam_batch_actions_checked_as_aws_does",
@@ -196,6 +197,33 @@ def test_sessions_share_one_loader_and_each_file_is_parsed_once() -> None:
     assert result.pop("paths") == [*result.pop("fresh_paths"), boto3_data]  # boto3's directory once, not 5 times
     assert result == {"one_loader": True, "endpoints_parsed": 1, "sqs_parsed": 1, "same_regions": True,
                       "same_models": True, "fresh_model_equal": True}
+
+
+def test_clients_share_a_rule_set_built_once_and_resolve_as_botocores_own(aws) -> None:
+    """botocore_endpoint_rules_built_once (applied by the `aws` fixture): clients of one service, from any session,
+    share the rule set built for the first; botocore on its own builds it again for each provider (the gap), and
+    its provider resolves exactly what the shared one does."""
+    import boto3
+    from botocore.endpoint_provider import EndpointProvider
+
+    def provider(client):
+        return client._ruleset_resolver._provider
+
+    sessions = [boto3.session.Session(region_name="us-east-1") for _ in range(2)]
+    first, second = (s.client("s3") for s in sessions)
+    sqs = sessions[0].client("sqs")
+    assert provider(first).ruleset is provider(second).ruleset
+    assert provider(sqs).ruleset is not provider(first).ruleset
+
+    loader = sessions[0]._loader
+    rules, partitions = loader.load_service_model("s3", "endpoint-rule-set-1"), loader.load_data("partitions")
+    own = EndpointProvider.__new__(EndpointProvider)
+    EndpointProvider.__init__.__wrapped__(own, rules, partitions, provider(first)._excluded_params)
+    assert own.ruleset is not provider(first).ruleset
+    assert vars(own).keys() == vars(provider(first)).keys()
+    for params in ({"Region": "us-east-1", "Bucket": "b"}, {"Region": "eu-west-1", "Bucket": "b", "UseFIPS": True},
+                   {"Region": "us-east-1", "Bucket": "b", "Endpoint": "http://127.0.0.1:5000", "ForcePathStyle": True}):
+        assert own.resolve_endpoint(**params) == provider(second).resolve_endpoint(**params)
 
 
 def _signed_post(fields_override=None, *, key="uploads/me/a.csv", expires_in=900, max_bytes=100):
