@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from offline.runtime import REPO_ROOT
 from tests.hypothesis_budget import PROFILE, SCALES, examples
@@ -63,3 +65,21 @@ def test_small_budgets_keep_at_least_ten_examples_and_ci_keeps_each_budget_whole
 def test_this_run_loaded_its_profile_before_any_test_module() -> None:
     assert PROFILE in SCALES
     assert settings.default.max_examples == examples(100)
+
+
+def test_a_slow_example_or_slow_generation_is_not_a_failure() -> None:
+    """The load of the machine decides how long an example waits for a core (tests/hypothesis_budget.py)."""
+    slow_draws = st.integers().map(lambda n: (time.sleep(0.4), n)[1])
+
+    @settings(max_examples=2, database=None)  # the profile's timing: no deadline
+    @given(slow_draws)
+    def slow(n: int) -> None:
+        time.sleep(0.3)  # over the 200 ms deadline Hypothesis has by default
+
+    @settings(max_examples=5, database=None)
+    @given(slow_draws)
+    def slowly_generated(n: int) -> None:
+        pass  # the inputs alone take over the 1 s Hypothesis allows with its default deadline
+
+    slow()
+    slowly_generated()
